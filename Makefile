@@ -1,0 +1,33 @@
+# Everything a fresh machine needs: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= demo-output
+
+.PHONY: demo test lint venv bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# One install resolves every dependency together (medspaCy pins spaCy < 3.8, hence numpy < 2).
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(BIN)/nmsnlp extract corpora/demo/notes.jsonl --out $(OUT)/mentions.jsonl --force
+	@echo "Mentions written to $(OUT)/mentions.jsonl"
+
+test: venv
+	$(BIN)/ruff check nmsnlp tests bench
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/negex.py
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) $(OUT) build dist *.egg-info

@@ -1,0 +1,389 @@
+"""The spaCy components of the nmsnlp pipeline, in pipeline order:
+
+    nmsnlp_structure  -> sentence starts and section headers          (token.is_sent_start, doc._.nmsnlp_headers)
+    nmsnlp_mentions   -> drug/symptom/lab/vital/... mentions + values (doc.spans["nmsnlp"], span._.nmsnlp)
+    nmsnlp_context    -> medspaCy ConText with the project's rules     (span._.is_negated, ...)
+    nmsnlp_assertion  -> final flags, section, drug status             (span._.nmsnlp)
+
+Each loads its rules in `initialize()` from a patterns/ folder and writes them in `to_disk()`, so a
+pipeline saved with `nlp.to_disk()` loads with `spacy.load()` with the same rules.
+"""
+
+
+import bisect
+import re
+import shutil
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from .errors import PatternFileError
+from .rules import RuleSet, TermScanner, load_rules, write_rules
+from .text import SectionFinder, section_at, split_sentences
+from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value
+
+SPAN_GROUP = "nmsnlp"
+FLAGS = ("negated", "uncertain", "historical", "hypothetical", "family")
+_CONTEXT_ATTRS = {
+    "NEGATED_EXISTENCE": "is_negated",
+    "POSSIBLE_EXISTENCE": "is_uncertain",
+    "HISTORICAL": "is_historical",
+    "HYPOTHETICAL": "is_hypothetical",
+    "FAMILY": "is_family",
+}
+
+
+def register_extensions() -> None:
+    """The few extensions nmsnlp uses, registered once, with JSON-friendly values."""
+    if not Doc.has_extension("nmsnlp_headers"):
+        Doc.set_extension("nmsnlp_headers", default=None)  # list of [start, end, section]
+    if not Span.has_extension("nmsnlp"):
+        Span.set_extension("nmsnlp", default=None)  # dict of the mention's attributes
+    for attr in _CONTEXT_ATTRS.values():
+        if not Span.has_extension(attr):
+            Span.set_extension(attr, default=False)
+
+
+register_extensions()
+
+
+class _RuleComponent:
+    """Shared rule handling: rules come from initialize(), and travel with to_disk()/from_disk()."""
+
+    name: str
+    rules: RuleSet | None
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Any]] | None = None,
+        *,
+        nlp: Language | None = None,
+        patterns_dir: str | None = None,
+    ) -> None:
+        self.set_rules(load_rules(patterns_dir))
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+
+    def _require_rules(self) -> RuleSet:
+        if self.rules is None:
+            raise PatternFileError(
+                f"component {self.name!r} has no rules: call nlp.initialize() or use nmsnlp.load()"
+            )
+        return self.rules
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        if path.exists():
+            shutil.rmtree(path)
+        write_rules(self._require_rules(), path)
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "_RuleComponent":
+        self.set_rules(load_rules(path))
+        return self
+
+
+# --------------------------------------------------------------------------- structure
+
+
+class StructureComponent(_RuleComponent):
+    def __init__(self, nlp: Language, name: str):
+        self.name = name
+        self.rules = None
+        self.finder: SectionFinder | None = None
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.finder = SectionFinder(rules)
+
+    def analyse(self, text: str) -> tuple[list[list[Any]], list[tuple[int, int]]]:
+        """Headers as [start, end, section] and sentence spans of a raw text."""
+        self._require_rules()
+        assert self.finder is not None
+        headers = self.finder.find(text)
+        sentences = split_sentences(text, frozenset(h.start for h in headers))
+        return [[h.start, h.end, h.section] for h in headers], sentences
+
+    def __call__(self, doc: Doc) -> Doc:
+        headers, sentences = self.analyse(doc.text)
+        doc._.nmsnlp_headers = headers
+        set_sentence_starts(doc, [s for s, _ in sentences])
+        return doc
+
+
+def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
+    """Mark the token at each start offset as a sentence start, and every other token not."""
+    starts_set = set(starts)
+    for token in doc:
+        token.is_sent_start = token.i == 0 or token.idx in starts_set
+
+
+@Language.factory(
+    "nmsnlp_structure",
+    assigns=["token.is_sent_start", "doc._.nmsnlp_headers"],
+    requires=[],
+)
+def make_structure(nlp: Language, name: str) -> StructureComponent:
+    return StructureComponent(nlp, name)
+
+
+# --------------------------------------------------------------------------- mentions
+
+
+class MentionComponent(_RuleComponent):
+    def __init__(self, nlp: Language, name: str, max_value_gap: int):
+        self.name = name
+        self.rules = None
+        self.scanner: TermScanner | None = None
+        self.max_value_gap = max_value_gap
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.scanner = TermScanner.build(
+            (term, r.case_sensitive, r) for r in rules.targets for term in r.terms
+        )
+
+    def trigger_spans(self, text: str) -> list[tuple[int, int]]:
+        """Every trigger match (pseudo rules too) in a raw text: the cheap scan of the fast path."""
+        self._require_rules()
+        assert self.scanner is not None
+        return [(m.start(), m.end()) for m in self.scanner.regex.finditer(text)]
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require_rules()
+        assert self.scanner is not None and self.rules is not None
+        text = doc.text
+        spans: list[Span] = []
+        for sent in doc.sents:
+            s_start, s_end = sent.start_char, sent.end_char
+            for start, end, rule in self.scanner.finditer(text, s_start, s_end):
+                if rule.concept is None:
+                    continue  # a pseudo rule: this text is not a mention
+                spans.extend(self._mentions(doc, rule, start, end, s_end))
+        doc.spans[SPAN_GROUP] = spans
+        return doc
+
+    def _mentions(self, doc: Doc, rule: Any, start: int, end: int, limit: int) -> list[Span]:
+        text = doc.text
+        attrs: dict[str, Any] = {"concept": rule.concept, "category": rule.category, "rule": rule.id}
+        out = []
+        if rule.concept in UNITS:
+            vm = parse_value(rule.concept, text, end, limit, self.max_value_gap)
+            if vm is None and rule.requires_value:
+                return []
+            if vm is not None:
+                end = vm.end
+                attrs.update(_value_attrs(vm))
+        elif rule.concept in SYMPTOM_VALUE_CONCEPT:
+            derived = SYMPTOM_VALUE_CONCEPT[rule.concept]
+            vm = parse_value(derived, text, end, limit, min(self.max_value_gap, 16))
+            if vm is not None:
+                category = "vital" if derived in ("temperature", "heart_rate", "respiratory_rate", "blood_pressure") else "lab"
+                d_attrs = {"concept": derived, "category": category, "rule": rule.id, **_value_attrs(vm)}
+                span = _char_span(doc, start, vm.end, category)
+                if span is not None:
+                    span._.nmsnlp = d_attrs
+                    out.append(span)
+        if rule.assertion:
+            attrs["fixed"] = dict(rule.assertion)
+        span = _char_span(doc, start, end, rule.category)
+        if span is None:
+            return out
+        span._.nmsnlp = attrs
+        return [span, *out]
+
+
+def _value_attrs(vm: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"value": vm.value, "unit": vm.unit, "comparator": vm.comparator}
+    if vm.values:
+        attrs["values"] = list(vm.values)
+    if vm.ref_high is not None:
+        attrs["ref_high"] = vm.ref_high
+    if vm.diastolic is not None:
+        attrs["diastolic"] = vm.diastolic
+    return attrs
+
+
+def _char_span(doc: Doc, start: int, end: int, category: str) -> Span | None:
+    span = doc.char_span(start, end, label=category.upper(), alignment_mode="expand")
+    if span is None or len(span) == 0:
+        return None
+    return span
+
+
+@Language.factory(
+    "nmsnlp_mentions",
+    default_config={"max_value_gap": 30},
+    assigns=["doc.spans", "span._.nmsnlp"],
+    requires=["token.is_sent_start"],
+)
+def make_mentions(nlp: Language, name: str, max_value_gap: int) -> MentionComponent:
+    return MentionComponent(nlp, name, max_value_gap)
+
+
+# --------------------------------------------------------------------------- context
+
+
+class ContextComponent(_RuleComponent):
+    """medspaCy's ConText, fed the project's rules from patterns/context.jsonl."""
+
+    def __init__(self, nlp: Language, name: str):
+        self.name = name
+        self.nlp = nlp
+        self.rules = None
+        self._context: Any = None
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._context = build_context(self.nlp, rules.context)
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require_rules()
+        spans = doc.spans[SPAN_GROUP] if SPAN_GROUP in doc.spans else []
+        if len(spans):
+            self._context(doc)
+        return doc
+
+
+def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
+    """A medspaCy ConText object with the given rule records, imported without its process-wide
+    warnings filter (medspaCy calls warnings.filterwarnings("ignore") at import)."""
+    with warnings.catch_warnings():
+        from medspacy.context import ConText, ConTextRule
+    context = ConText(
+        nlp,
+        name="nmsnlp_context_inner",
+        rules=None,
+        input_span_type="group",
+        span_group_name=SPAN_GROUP,
+        span_attrs={k: {v: True} for k, v in _CONTEXT_ATTRS.items()},
+    )
+    rules = []
+    for rec in records:
+        kwargs = {k: v for k, v in rec.items() if k not in ("id", "comment")}
+        kwargs.setdefault("metadata", {})["id"] = rec["id"]
+        rules.append(ConTextRule(**kwargs))
+    context.add(rules)
+    return context
+
+
+@Language.factory(
+    "nmsnlp_context",
+    assigns=["span._.is_negated", "span._.is_uncertain", "span._.is_historical", "span._.is_hypothetical", "span._.is_family"],
+    requires=["doc.spans"],
+)
+def make_context(nlp: Language, name: str) -> ContextComponent:
+    return ContextComponent(nlp, name)
+
+
+# --------------------------------------------------------------------------- assertion
+
+_STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
+_LIST_SECTIONS = {"medications", "discharge_medications"}
+_HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history"}
+
+
+class AssertionComponent(_RuleComponent):
+    def __init__(self, nlp: Language, name: str, status_window: int):
+        self.name = name
+        self.rules = None
+        self.status_window = status_window
+        self._before: TermScanner | None = None
+        self._after: TermScanner | None = None
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._before = TermScanner.build(
+            ((t, False, r.status) for r in rules.statuses if r.position == "before" for t in r.terms),
+            right_boundary=r"(?![A-Za-z])",
+        )
+        self._after = TermScanner.build(
+            ((t, False, r.status) for r in rules.statuses if r.position == "after" for t in r.terms),
+            right_boundary=r"(?![A-Za-z])",
+        )
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require_rules()
+        if SPAN_GROUP not in doc.spans:
+            return doc
+        headers = doc._.nmsnlp_headers or []
+        starts = [h[0] for h in headers]
+        spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
+        drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
+        for span in spans:
+            attrs = dict(span._.nmsnlp)
+            i = bisect.bisect_right(starts, span.start_char) - 1
+            section = headers[i][2] if i >= 0 else None
+            flags = {f: bool(getattr(span._, _CONTEXT_ATTRS[c])) for f, c in zip(FLAGS, _CONTEXT_ATTRS)}
+            flags.update(attrs.pop("fixed", {}))
+            if section in _HISTORICAL_SECTIONS:
+                flags["historical"] = True
+            elif section == "family_history":
+                flags["family"] = True
+            elif section == "discharge_instructions" and attrs["category"] in ("symptom", "diagnosis"):
+                flags["hypothetical"] = True
+            status = None
+            if attrs["category"] == "drug":
+                status = "allergy" if section == "allergies" else self._drug_status(doc, span, drugs)
+                if status is None and section in _LIST_SECTIONS:
+                    status = "active"
+                if status in ("stopped", "held", "allergy"):
+                    flags["negated"] = False
+            elif section == "allergies" or _follows_allergy(doc, span, drugs):
+                flags["historical"] = True
+            attrs.update(flags)
+            attrs["section"] = section
+            attrs["drug_status"] = status
+            span._.nmsnlp = attrs
+        return doc
+
+    def _drug_status(self, doc: Doc, span: Span, drugs: list[Span]) -> str | None:
+        assert self._before is not None and self._after is not None
+        sent = span.sent
+        text = doc.text
+        prev_end = max((d.end_char for d in drugs if d.end_char <= span.start_char and d.sent == sent), default=sent.start_char)
+        next_start = min((d.start_char for d in drugs if d.start_char >= span.end_char and d.sent == sent), default=sent.end_char)
+        lo = max(prev_end, span.start_char - self.status_window)
+        hi = min(next_start, span.end_char + self.status_window)
+        before_text = text[lo : span.start_char]
+        cut = max(before_text.rfind(";"), before_text.rfind(". "))
+        if cut >= 0:
+            lo += cut + 1
+        after_cut = re.search(r";|\.(?:\s|$)", text[span.end_char : hi])
+        if after_cut:
+            hi = span.end_char + after_cut.start()
+        found = set()
+        last_before = None
+        for _s, _e, status in self._before.finditer(text, lo, span.start_char):
+            last_before = status
+        if last_before:
+            found.add(last_before)
+        for _s, _e, status in self._after.finditer(text, span.end_char, hi):
+            found.add(status)
+            break
+        for status in _STATUS_PRECEDENCE:
+            if status in found:
+                return status
+        return None
+
+
+def _follows_allergy(doc: Doc, span: Span, drugs: list[Span]) -> bool:
+    """A reaction written in brackets right after a drug in an allergy entry: 'Haldol (NMS)'."""
+    for d in drugs:
+        if d.end_char <= span.start_char <= d.end_char + 4 and d._.nmsnlp.get("drug_status") == "allergy":
+            return "(" in doc.text[d.end_char : span.start_char] or "-" in doc.text[d.end_char : span.start_char]
+    return False
+
+
+@Language.factory(
+    "nmsnlp_assertion",
+    default_config={"status_window": 60},
+    assigns=["span._.nmsnlp"],
+    requires=["span._.is_negated", "doc._.nmsnlp_headers"],
+)
+def make_assertion(nlp: Language, name: str, status_window: int) -> AssertionComponent:
+    return AssertionComponent(nlp, name, status_window)

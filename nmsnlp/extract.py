@@ -1,0 +1,183 @@
+"""From note text to mention records (contract section 1).
+
+The fast path: one regex scan finds every trigger term and section header in the raw text; only the
+sentences holding a trigger are tokenized, joined into one condensed Doc, and run through the
+pipeline's mention, ConText and assertion components. Every component looks only inside a sentence
+(sections come from the header scan of the whole note), so the output equals that of `nlp(text)` on
+the whole note, mention for mention; a test checks this on varied notes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .components import SPAN_GROUP, set_sentence_starts
+from .errors import NoteError
+
+log = logging.getLogger(__name__)
+
+MAX_NOTE_CHARS = 50_000_000
+
+
+@dataclass
+class Mention:
+    """One mention record, contract section 1 (plus the extension fields at the end)."""
+
+    note_id: str | None
+    start: int
+    end: int
+    text: str
+    category: str
+    concept: str
+    negated: bool = False
+    uncertain: bool = False
+    historical: bool = False
+    hypothetical: bool = False
+    family: bool = False
+    section: str | None = None
+    value: float | None = None
+    unit: str | None = None
+    comparator: str | None = None
+    drug_status: str | None = None
+    # extensions
+    ref_high: float | None = None
+    values: list[float] = field(default_factory=list)
+    diastolic: float | None = None
+    rule: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def asserted(self) -> bool:
+        """Present, current, certain and the patient's."""
+        return not (self.negated or self.uncertain or self.historical or self.hypothetical or self.family)
+
+
+def check_text(text: Any, note_id: str | None = None) -> str:
+    """The note text, or a NoteError saying why it cannot be processed."""
+    where = f"note {note_id!r}" if note_id is not None else "note"
+    if not isinstance(text, str):
+        raise NoteError(f"{where}: text must be a string, found {type(text).__name__}")
+    if not text.strip():
+        raise NoteError(f"{where}: text is empty or whitespace only")
+    if len(text) > MAX_NOTE_CHARS:
+        raise NoteError(f"{where}: text has {len(text):,} characters, over the limit of {MAX_NOTE_CHARS:,}")
+    # NUL bytes are read as spaces (same length, so offsets still index the original text)
+    return text.replace("\x00", " ") if "\x00" in text else text
+
+
+def mentions_from_doc(doc: Doc, note_id: str | None = None, offsets: Any = None) -> list[Mention]:
+    """Mention records from a processed Doc. `offsets(pos)` maps a Doc offset to the note's offset."""
+    out = []
+    for span in doc.spans[SPAN_GROUP] if SPAN_GROUP in doc.spans else []:
+        a = span._.nmsnlp
+        start, end = span.start_char, span.end_char
+        if offsets is not None:
+            start, end = offsets(start), offsets(end - 1) + 1
+        out.append(
+            Mention(
+                note_id=note_id,
+                start=start,
+                end=end,
+                text="",
+                category=a["category"],
+                concept=a["concept"],
+                negated=a.get("negated", False),
+                uncertain=a.get("uncertain", False),
+                historical=a.get("historical", False),
+                hypothetical=a.get("hypothetical", False),
+                family=a.get("family", False),
+                section=a.get("section"),
+                value=a.get("value"),
+                unit=a.get("unit"),
+                comparator=a.get("comparator"),
+                drug_status=a.get("drug_status"),
+                ref_high=a.get("ref_high"),
+                values=list(a.get("values", [])),
+                diastolic=a.get("diastolic"),
+                rule=a.get("rule"),
+            )
+        )
+    out.sort(key=lambda m: (m.start, m.end, m.concept))
+    return out
+
+
+class Extractor:
+    """Mention extraction over a loaded pipeline, on the fast path (or the full path, for checking)."""
+
+    def __init__(self, nlp: Language | None = None):
+        if nlp is None:
+            from .pipeline import load
+
+            nlp = load()
+        self.nlp = nlp
+        self.structure = nlp.get_pipe("nmsnlp_structure")
+        self.mentions = nlp.get_pipe("nmsnlp_mentions")
+        self._later = [(name, proc) for name, proc in nlp.pipeline if name != "nmsnlp_structure"]
+
+    def full(self, text: str, note_id: str | None = None) -> list[Mention]:
+        """The whole note through the whole pipeline (slow; the reference the fast path must equal)."""
+        clean = check_text(text, note_id)
+        doc = self.nlp(clean)
+        return self._finish(mentions_from_doc(doc, note_id), text)
+
+    def __call__(self, original: str, note_id: str | None = None) -> list[Mention]:
+        text = check_text(original, note_id)
+        headers, sentences = self.structure.analyse(text)
+        candidates = _sentences_with(sentences, self.mentions.trigger_spans(text))
+        if not candidates:
+            return []
+        # the condensed text: candidate sentences joined by newlines
+        pieces, seg_cond, seg_orig = [], [], []
+        pos = 0
+        for s, e in candidates:
+            seg_cond.append(pos)
+            seg_orig.append(s)
+            pieces.append(text[s:e])
+            pos += e - s + 1
+        condensed = "\n".join(pieces)
+        doc = self.nlp.make_doc(condensed)
+        set_sentence_starts(doc, seg_cond)
+        starts = [h[0] for h in headers]
+        cond_headers = []
+        for (s, _e), c in zip(candidates, seg_cond):
+            i = bisect.bisect_right(starts, s) - 1
+            cond_headers.append([c, c, headers[i][2] if i >= 0 else None])
+        doc._.nmsnlp_headers = cond_headers
+        for _name, proc in self._later:
+            doc = proc(doc)
+
+        def to_orig(p: int) -> int:
+            k = bisect.bisect_right(seg_cond, p) - 1
+            return seg_orig[k] + (p - seg_cond[k])
+
+        return self._finish(mentions_from_doc(doc, note_id, to_orig), original)
+
+    @staticmethod
+    def _finish(mentions: list[Mention], text: str) -> list[Mention]:
+        for m in mentions:
+            m.text = text[m.start : m.end]
+        return mentions
+
+
+def _sentences_with(sentences: list[tuple[int, int]], hits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The sentences that overlap any hit (both lists sorted by start)."""
+    keep = []
+    starts = [s for s, _ in sentences]
+    marked = set()
+    for hs, he in hits:
+        i = max(bisect.bisect_right(starts, hs) - 1, 0)
+        while i < len(sentences) and sentences[i][0] < he:
+            if sentences[i][1] > hs:
+                marked.add(i)
+            i += 1
+    for i in sorted(marked):
+        keep.append(sentences[i])
+    return keep

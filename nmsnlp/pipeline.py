@@ -1,0 +1,27 @@
+"""Building the nmsnlp spaCy pipeline from the rule files in patterns/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+
+from . import components as _components  # noqa: F401  (registers the factories)
+from . import tokenizer as _tokenizer  # noqa: F401  (registers the tokenizer)
+from .rules import default_patterns_dir
+
+PIPE_NAMES = ("nmsnlp_structure", "nmsnlp_mentions", "nmsnlp_context", "nmsnlp_assertion")
+
+
+def load(patterns_dir: str | Path | None = None) -> Language:
+    """A spaCy pipeline (blank English + the clinical tokenizer + nmsnlp's components) with the rules
+    of `patterns_dir` (default: the patterns/ shipped with nmsnlp). `nlp(text)` gives a Doc whose
+    `doc.spans["nmsnlp"]` are the mentions; `nmsnlp.extract` is the fast way to get mention records."""
+    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": "nmsnlp.clinical_tokenizer.v1"}}})
+    for name in PIPE_NAMES:
+        nlp.add_pipe(name)
+    folder = str(patterns_dir or default_patterns_dir())
+    for name in PIPE_NAMES:
+        nlp.get_pipe(name).initialize(nlp=nlp, patterns_dir=folder)
+    return nlp

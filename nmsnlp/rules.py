@@ -1,0 +1,366 @@
+"""Rule files in patterns/: loading, strict validation, and the compiled scanners built from them.
+
+Every file is JSON Lines, one rule per line, with a stable `id`. Unknown keys, unknown concepts,
+unknown categories and duplicate ids are errors that name the file, the line and the key.
+Loaded rules are frozen dataclasses and tuples, so no loaded rule set can be mutated by a caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import PatternFileError
+
+CATEGORIES = ("drug", "symptom", "lab", "vital", "diagnosis", "procedure")
+FLAGS = ("negated", "uncertain", "historical", "hypothetical", "family")
+DRUG_STATUSES = ("active", "started", "increased", "decreased", "held", "stopped", "allergy")
+CONTEXT_CATEGORIES = (
+    "NEGATED_EXISTENCE",
+    "POSSIBLE_EXISTENCE",
+    "HISTORICAL",
+    "HYPOTHETICAL",
+    "FAMILY",
+    "PSEUDO",
+    "TERMINATE",
+)
+
+
+def default_patterns_dir() -> Path:
+    """patterns/ inside the installed wheel, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "patterns", here.parent / "patterns"):
+        if (candidate / "concepts.json").is_file():
+            return candidate
+    raise PatternFileError(
+        f"no patterns/ folder with concepts.json next to {here}; reinstall nmsnlp or pass patterns_dir"
+    )
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class TargetRule:
+    id: str
+    concept: str | None  # None: a pseudo rule, matched so that its text is not a mention
+    category: str | None
+    terms: tuple[str, ...]
+    case_sensitive: bool = False
+    requires_value: bool = False
+    assertion: tuple[tuple[str, bool], ...] = ()
+
+
+@dataclass(frozen=True)
+class SectionRule:
+    id: str
+    section: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    id: str
+    status: str
+    position: str  # "before" or "after" the drug
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything in one patterns/ folder, validated."""
+
+    concepts: dict[str, str]  # concept -> category
+    drug_classes: dict[str, str]  # drug concept -> class
+    targets: tuple[TargetRule, ...]
+    sections: tuple[SectionRule, ...]
+    statuses: tuple[StatusRule, ...]
+    context: tuple[dict[str, Any], ...]  # medspaCy ConTextRule keyword arguments, validated
+    source: str = field(default="", compare=False)
+
+    def to_records(self) -> dict[str, list[dict[str, Any]]]:
+        """The rule set as JSON-ready records (used by the components' to_disk)."""
+        return {
+            "targets": [
+                {
+                    "id": r.id,
+                    "concept": r.concept,
+                    "terms": list(r.terms),
+                    **({"case_sensitive": True} if r.case_sensitive else {}),
+                    **({"requires_value": True} if r.requires_value else {}),
+                    **({"assert": dict(r.assertion)} if r.assertion else {}),
+                }
+                for r in self.targets
+            ],
+            "sections": [{"id": r.id, "section": r.section, "terms": list(r.terms)} for r in self.sections],
+            "drug_status": [
+                {"id": r.id, "status": r.status, "position": r.position, "terms": list(r.terms)}
+                for r in self.statuses
+            ],
+            "context": [dict(r) for r in self.context],
+        }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _read_jsonl(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatternFileError(f"{path}: cannot read rule file ({exc})") from exc
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PatternFileError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise PatternFileError(f"{path}:{lineno}: expected a JSON object, found {type(record).__name__}")
+        yield lineno, record
+
+
+def _check_keys(where: str, record: dict[str, Any], required: set[str], allowed: set[str]) -> None:
+    unknown = set(record) - allowed
+    if unknown:
+        raise PatternFileError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    missing = required - set(record)
+    if missing:
+        raise PatternFileError(f"{where}: missing key(s) {sorted(missing)}")
+
+
+def _terms(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(t, str) and t.strip() for t in value):
+        raise PatternFileError(f"{where}: 'terms' must be a non-empty list of non-empty strings")
+    if len(set(value)) != len(value):
+        dupes = sorted({t for t in value if value.count(t) > 1})
+        raise PatternFileError(f"{where}: duplicate terms {dupes}")
+    return tuple(value)
+
+
+def load_concepts(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PatternFileError(f"{path}: cannot read concept list ({exc})") from exc
+    concepts: dict[str, str] = {}
+    classes: dict[str, str] = {}
+    for category, members in data.items():
+        if category.startswith("_"):
+            continue
+        if category not in CATEGORIES:
+            raise PatternFileError(f"{path}: unknown category {category!r}; expected one of {CATEGORIES}")
+        names = list(members.keys()) if isinstance(members, dict) else list(members)
+        for name in names:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise PatternFileError(f"{path}: concept key {name!r} is not lower snake_case")
+            if name in concepts:
+                raise PatternFileError(f"{path}: concept {name!r} listed twice")
+            concepts[name] = category
+        if isinstance(members, dict):
+            classes.update(members)
+    return concepts, classes
+
+
+def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
+    """Load and validate every rule file of a patterns/ folder."""
+    root = Path(patterns_dir) if patterns_dir else default_patterns_dir()
+    concepts, classes = load_concepts(root / "concepts.json")
+    ids: dict[str, str] = {}
+
+    def claim(rule_id: Any, where: str) -> str:
+        if not isinstance(rule_id, str) or not rule_id:
+            raise PatternFileError(f"{where}: 'id' must be a non-empty string")
+        if rule_id in ids:
+            raise PatternFileError(f"{where}: duplicate id {rule_id!r} (first in {ids[rule_id]})")
+        ids[rule_id] = where
+        return rule_id
+
+    targets: list[TargetRule] = []
+    target_files = sorted((root / "targets").glob("*.jsonl"))
+    if not target_files:
+        raise PatternFileError(f"{root / 'targets'}: no *.jsonl target rule files")
+    for path in target_files:
+        for lineno, rec in _read_jsonl(path):
+            where = f"{path.name}:{lineno}"
+            _check_keys(
+                where,
+                rec,
+                {"id", "concept", "terms"},
+                {"id", "concept", "terms", "case_sensitive", "requires_value", "assert", "comment"},
+            )
+            concept = rec["concept"]
+            if concept is not None and concept not in concepts:
+                raise PatternFileError(f"{where}: unknown concept {concept!r}; add it to concepts.json first")
+            assertion = rec.get("assert", {})
+            if not isinstance(assertion, dict) or set(assertion) - set(FLAGS):
+                raise PatternFileError(f"{where}: 'assert' must map some of {FLAGS} to booleans")
+            targets.append(
+                TargetRule(
+                    id=claim(rec["id"], where),
+                    concept=concept,
+                    category=concepts.get(concept) if concept else None,
+                    terms=_terms(where, rec["terms"]),
+                    case_sensitive=bool(rec.get("case_sensitive", False)),
+                    requires_value=bool(rec.get("requires_value", False)),
+                    assertion=tuple(sorted((k, bool(v)) for k, v in assertion.items())),
+                )
+            )
+
+    sections: list[SectionRule] = []
+    for lineno, rec in _read_jsonl(root / "sections.jsonl"):
+        where = f"sections.jsonl:{lineno}"
+        _check_keys(where, rec, {"id", "section", "terms"}, {"id", "section", "terms", "comment"})
+        if not re.fullmatch(r"[a-z][a-z_]*", str(rec["section"])):
+            raise PatternFileError(f"{where}: section name {rec['section']!r} is not lower snake_case")
+        sections.append(SectionRule(claim(rec["id"], where), rec["section"], _terms(where, rec["terms"])))
+
+    statuses: list[StatusRule] = []
+    for lineno, rec in _read_jsonl(root / "drug_status.jsonl"):
+        where = f"drug_status.jsonl:{lineno}"
+        _check_keys(where, rec, {"id", "status", "position", "terms"}, {"id", "status", "position", "terms", "comment"})
+        if rec["status"] not in DRUG_STATUSES:
+            raise PatternFileError(f"{where}: unknown status {rec['status']!r}; expected one of {DRUG_STATUSES}")
+        if rec["position"] not in ("before", "after"):
+            raise PatternFileError(f"{where}: position must be 'before' or 'after', found {rec['position']!r}")
+        statuses.append(StatusRule(claim(rec["id"], where), rec["status"], rec["position"], _terms(where, rec["terms"])))
+
+    context: list[dict[str, Any]] = []
+    allowed_ctx = {"id", "literal", "category", "direction", "pattern", "max_scope", "max_targets",
+                   "allowed_types", "excluded_types", "comment"}
+    for lineno, rec in _read_jsonl(root / "context.jsonl"):
+        where = f"context.jsonl:{lineno}"
+        _check_keys(where, rec, {"id", "literal", "category", "direction"}, allowed_ctx)
+        claim(rec["id"], where)
+        if rec["category"] not in CONTEXT_CATEGORIES:
+            raise PatternFileError(f"{where}: unknown ConText category {rec['category']!r}")
+        if rec["direction"] not in ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"):
+            raise PatternFileError(f"{where}: unknown direction {rec['direction']!r}")
+        for key in ("allowed_types", "excluded_types"):
+            for label in rec.get(key, []):
+                if label.lower() not in CATEGORIES:
+                    raise PatternFileError(f"{where}: {key} names {label!r}, not a mention category")
+        if "pattern" in rec:
+            _validate_token_pattern(where, rec["pattern"])
+        context.append(rec)
+
+    return RuleSet(
+        concepts=concepts,
+        drug_classes=classes,
+        targets=tuple(targets),
+        sections=tuple(sections),
+        statuses=tuple(statuses),
+        context=tuple(context),
+        source=str(root),
+    )
+
+
+def _validate_token_pattern(where: str, pattern: Any) -> None:
+    from spacy.schemas import validate_token_pattern
+
+    errors = validate_token_pattern(pattern) if isinstance(pattern, list) else ["pattern must be a list"]
+    if errors:
+        raise PatternFileError(f"{where}: invalid token pattern: {errors}")
+
+
+# --------------------------------------------------------------------------- scanners
+
+_SEP = "\x00"  # stands for "optional space or hyphen" inside a trie key
+
+
+def norm_key(text: str, case_sensitive: bool = False) -> str:
+    """The lookup key of a matched phrase: runs of spaces and hyphens removed, lower-cased."""
+    key = re.sub(r"[\s\-]+", "", text)
+    return key if case_sensitive else key.lower()
+
+
+def _trie_regex(terms: Iterable[str]) -> str:
+    """One regex alternation, factored by prefix, that prefers the longest term at a position."""
+    trie: dict[str, Any] = {}
+    for term in terms:
+        node = trie
+        for ch in re.sub(r"[\s\-]+", _SEP, term.strip()):
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def emit(node: dict[str, Any]) -> str:
+        end = "" in node
+        branches = []
+        for ch in sorted(k for k in node if k):
+            atom = r"[\s\-]*" if ch == _SEP else re.escape(ch)
+            branches.append(atom + emit(node[ch]))
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if end else body
+
+    return emit(trie)
+
+
+@dataclass(frozen=True)
+class TermScanner:
+    """One compiled regex for a set of phrases; finds them with word boundaries and maps each back."""
+
+    regex: re.Pattern[str]
+    lookup: dict[str, Any]  # "i:<key>" or "s:<key>" -> payload
+
+    @classmethod
+    def build(cls, entries: Iterable[tuple[str, bool, Any]], right_boundary: str = r"(?![A-Za-z])") -> TermScanner:
+        """entries: (term, case_sensitive, payload). The first payload for a key wins."""
+        lookup: dict[str, Any] = {}
+        ci_terms, cs_terms = [], []
+        for term, cs, payload in entries:
+            key = ("s:" if cs else "i:") + norm_key(term, cs)
+            if key not in lookup:
+                lookup[key] = payload
+                (cs_terms if cs else ci_terms).append(term if cs else term.lower())
+        parts = []
+        if ci_terms:
+            parts.append(f"(?P<ci>(?i:{_trie_regex(ci_terms)}))")
+        if cs_terms:
+            parts.append(f"(?P<cs>{_trie_regex(cs_terms)})")
+        pattern = r"(?<![A-Za-z0-9])(?:" + "|".join(parts or ["(?!x)x"]) + ")" + right_boundary
+        return cls(re.compile(pattern), lookup)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterable[tuple[int, int, Any]]:
+        end = len(text) if endpos is None else endpos
+        for m in self.regex.finditer(text, pos, end):
+            if m.group("ci") is not None if "ci" in self.regex.groupindex else False:
+                payload = self.lookup.get("i:" + norm_key(m.group(), False))
+            else:
+                payload = self.lookup.get("s:" + norm_key(m.group(), True))
+            if payload is not None:
+                yield m.start(), m.end(), payload
+
+
+@lru_cache(maxsize=8)
+def cached_rules(patterns_dir: str | None = None) -> RuleSet:
+    return load_rules(patterns_dir)
+
+
+def write_rules(rules: RuleSet, path: str | Path) -> None:
+    """Write a rule set as a patterns/ folder that load_rules() reads back unchanged."""
+    root = Path(path)
+    (root / "targets").mkdir(parents=True, exist_ok=True)
+    concepts: dict[str, Any] = {}
+    for concept, category in rules.concepts.items():
+        if category == "drug":
+            concepts.setdefault("drug", {})[concept] = rules.drug_classes.get(concept, "other")
+        else:
+            concepts.setdefault(category, []).append(concept)
+    (root / "concepts.json").write_text(json.dumps(concepts, indent=1), encoding="utf-8")
+    records = rules.to_records()
+    files = {
+        root / "targets" / "targets.jsonl": records["targets"],
+        root / "sections.jsonl": records["sections"],
+        root / "drug_status.jsonl": records["drug_status"],
+        root / "context.jsonl": records["context"],
+    }
+    for file, rows in files.items():
+        file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

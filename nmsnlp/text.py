@@ -1,0 +1,139 @@
+"""Clinical line structure: sentence boundaries and section headers, found by regex on the raw text.
+
+Both functions are pure and work on character offsets of the text exactly as given, so the spaCy
+components and the fast extraction path share them and agree to the character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .rules import RuleSet, TermScanner
+
+# Abbreviations whose trailing period does not end a sentence.
+_ABBREV = {
+    "dr", "mr", "mrs", "ms", "vs", "v", "e.g", "i.e", "eg", "ie", "approx", "appt", "etc", "st", "no", "pt",
+    "pts", "p.o", "po", "b.i.d", "t.i.d", "q.i.d", "q.d", "q.h.s", "h.s", "a.m", "p.m", "am", "pm", "inc",
+    "fig", "wt", "ht", "hr", "hrs", "min", "mins", "mg", "mcg", "ml", "approx", "dept", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "ca", "cf", "resp", "temp",
+    "sr", "jr", "vol", "ref", "avg", "est", "max", "mos", "yo", "y.o", "y/o", "yrs", "wks", "c", "f",
+}
+
+# Where a sentence may end inside a line: . ! ? followed by space(s) and then a capital, digit,
+# bullet or opening bracket.
+_INLINE_END = re.compile(r"(?<=[.!?])[ \t]+(?=[\"'(\[]?[A-Z0-9•\-*#])")
+_WORD_BEFORE = re.compile(r"([A-Za-z./]+)\.$")
+_BULLET = re.compile(r"[ \t]*(?:[-*•#>]|\d{1,2}[.)]|[a-z][.)]|\[[ xX]?\])[ \t]+")
+_WRAPPED_PREV = re.compile(r"[a-z,]$")
+_WRAPPED_NEXT = re.compile(r"[ \t]*[a-z]")
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in re.finditer(r"\r\n|\r|\n", text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+    """Sentence (start, end) character spans, trimmed of surrounding whitespace, in text order.
+
+    Boundaries: every line break, except a hard-wrapped narrative line (a line of 60+ characters
+    ending in a lower-case letter or comma, followed by a line starting in lower case); sentence-final
+    punctuation followed by a capital, digit or bullet, unless the word before is an abbreviation;
+    and the start of every section header (``header_starts``). Boundaries always fall on whitespace
+    or a line break, so tokens never straddle them.
+    """
+    cuts: list[int] = []
+    lines = _line_spans(text)
+    for i, (ls, le) in enumerate(lines):
+        line = text[ls:le]
+        if i > 0:
+            prev_s, prev_e = lines[i - 1]
+            prev = text[prev_s:prev_e].rstrip()
+            wrapped = (
+                len(prev) >= 60
+                and _WRAPPED_PREV.search(prev) is not None
+                and _WRAPPED_NEXT.match(line) is not None
+                and _BULLET.match(line) is None
+            )
+            if not wrapped:
+                cuts.append(ls)
+        for m in _INLINE_END.finditer(line):
+            before = line[: m.start()]
+            w = _WORD_BEFORE.search(before)
+            if w and (w.group(1).lower().rstrip(".") in _ABBREV or len(w.group(1)) == 1):
+                continue
+            cuts.append(ls + m.end())
+    cuts.extend(header_starts)
+    cuts = sorted(set(c for c in cuts if 0 < c < len(text)))
+
+    spans = []
+    bounds = [0, *cuts, len(text)]
+    for s, e in zip(bounds, bounds[1:]):
+        seg = text[s:e]
+        stripped = seg.strip()
+        if not stripped:
+            continue
+        lead = len(seg) - len(seg.lstrip())
+        spans.append((s + lead, s + lead + len(stripped)))
+    return spans
+
+
+@dataclass(frozen=True)
+class Header:
+    start: int  # where the header text starts
+    end: int  # end of the header including its colon
+    section: str
+
+
+class SectionFinder:
+    """Finds section headers: a known header phrase at the start of a line (after an optional
+    bullet) followed by a colon or dash, or alone on its line in title or upper case; or an
+    upper-case header followed by a colon anywhere in a line (dictated reports run them on)."""
+
+    def __init__(self, rules: RuleSet):
+        entries = [(term, False, rule.section) for rule in rules.sections for term in rule.terms]
+        self._scanner = TermScanner.build(entries, right_boundary=r"(?![A-Za-z0-9])")
+
+    def find(self, text: str) -> list[Header]:
+        headers: list[Header] = []
+        for start, end, section in self._scanner.finditer(text):
+            phrase = text[start:end]
+            after = text[end : end + 3]
+            colon = re.match(r"[ \t]*(?::|-(?=[ \t])|\u2013)", after)
+            line_start = text.rfind("\n", 0, start) + 1
+            prefix = text[line_start:start]
+            at_line_start = _BULLET.fullmatch(prefix + " ") is not None or not prefix.strip()
+            if at_line_start and colon:
+                pass
+            elif at_line_start and _alone_on_line(text, end) and (phrase.isupper() or phrase.istitle()):
+                if len(phrase) < 3:
+                    continue
+            elif colon and phrase.isupper() and len(phrase) >= 3 and re.search(r"[.,;:]\s*$|^\s*$", prefix):
+                pass
+            else:
+                continue
+            stop = end + (colon.end() if colon else 0)
+            headers.append(Header(start, stop, section))
+        return headers
+
+
+def _alone_on_line(text: str, end: int) -> bool:
+    nl = text.find("\n", end)
+    rest = text[end : nl if nl >= 0 else len(text)]
+    return not rest.strip(" \t\r:")
+
+
+def section_at(headers: list[Header], pos: int) -> str | None:
+    """The section in force at character `pos` (the last header that starts at or before it)."""
+    current = None
+    for h in headers:
+        if h.start <= pos:
+            current = h.section
+        else:
+            break
+    return current
