@@ -172,7 +172,8 @@ class MentionComponent(_RuleComponent):
         attrs: dict[str, Any] = {"concept": rule.concept, "category": rule.category, "rule": rule.id}
         out = []
         if rule.concept in UNITS:
-            vm = parse_value(rule.concept, text, end, limit, self.max_value_gap)
+            systolic = rule.concept == "blood_pressure" and _SYSTOLIC.search(text[start:end]) is not None
+            vm = parse_value(rule.concept, text, end, limit, self.max_value_gap, systolic_only=systolic)
             if vm is None and rule.requires_value:
                 return []
             if vm is not None:
@@ -195,6 +196,9 @@ class MentionComponent(_RuleComponent):
             return out
         span._.nmsnlp = attrs
         return [span, *out]
+
+
+_SYSTOLIC = re.compile(r"(?i)\bs(?:ystolic|bp)")
 
 
 def _value_attrs(vm: Any) -> dict[str, Any]:
@@ -262,10 +266,12 @@ def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
         span_group_name=SPAN_GROUP,
         span_attrs={k: {v: True} for k, v in _CONTEXT_ATTRS.items()},
     )
+    # medspaCy keys rules by their literal and keeps one modifier per span, so the rule files give
+    # each literal one rule; "also" names further categories that rule's modifier sets.
     rules = []
     for rec in records:
-        kwargs = {k: v for k, v in rec.items() if k not in ("id", "comment")}
-        kwargs.setdefault("metadata", {})["id"] = rec["id"]
+        kwargs = {k: v for k, v in rec.items() if k not in ("id", "comment", "also")}
+        kwargs["metadata"] = {"id": rec["id"], "also": list(rec.get("also", []))}
         rules.append(ConTextRule(**kwargs))
     context.add(rules)
     return context
@@ -319,6 +325,9 @@ class AssertionComponent(_RuleComponent):
             i = bisect.bisect_right(starts, span.start_char) - 1
             section = headers[i][2] if i >= 0 else None
             flags = {f: bool(getattr(span._, _CONTEXT_ATTRS[c])) for f, c in zip(FLAGS, _CONTEXT_ATTRS)}
+            for modifier in getattr(span._, "modifiers", ()):
+                for cat in (modifier.rule.metadata or {}).get("also", ()):
+                    flags[FLAGS[list(_CONTEXT_ATTRS).index(cat)]] = True
             flags.update(attrs.pop("fixed", {}))
             if section in _HISTORICAL_SECTIONS:
                 flags["historical"] = True
@@ -335,6 +344,8 @@ class AssertionComponent(_RuleComponent):
                     flags["negated"] = False
             elif section == "allergies" or _follows_allergy(doc, span, drugs):
                 flags["historical"] = True
+            if attrs.get("value") is not None:  # a measured value is neither absent nor in doubt
+                flags["negated"] = flags["uncertain"] = False
             attrs.update(flags)
             attrs["section"] = section
             attrs["drug_status"] = status
@@ -342,33 +353,43 @@ class AssertionComponent(_RuleComponent):
         return doc
 
     def _drug_status(self, doc: Doc, span: Span, drugs: list[Span]) -> str | None:
+        """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),
+        or after it (up to the next drug); drugs joined by 'and' or commas share their cues."""
         assert self._before is not None and self._after is not None
-        sent = span.sent
         text = doc.text
-        prev_end = max((d.end_char for d in drugs if d.end_char <= span.start_char and d.sent == sent), default=sent.start_char)
-        next_start = min((d.start_char for d in drugs if d.start_char >= span.end_char and d.sent == sent), default=sent.end_char)
-        lo = max(prev_end, span.start_char - self.status_window)
-        hi = min(next_start, span.end_char + self.status_window)
-        before_text = text[lo : span.start_char]
-        cut = max(before_text.rfind(";"), before_text.rfind(". "))
-        if cut >= 0:
-            lo += cut + 1
-        after_cut = re.search(r";|\.(?:\s|$)", text[span.end_char : hi])
-        if after_cut:
-            hi = span.end_char + after_cut.start()
-        found = set()
-        last_before = None
-        for _s, _e, status in self._before.finditer(text, lo, span.start_char):
-            last_before = status
-        if last_before:
-            found.add(last_before)
-        for _s, _e, status in self._after.finditer(text, span.end_char, hi):
-            found.add(status)
-            break
-        for status in _STATUS_PRECEDENCE:
-            if status in found:
-                return status
-        return None
+        sent = span.sent
+        same = [d for d in drugs if d.sent == sent]
+        k = next(i for i, d in enumerate(same) if d.start_char == span.start_char and d.end_char == span.end_char)
+        # extend over a coordinated list: "dantrolene and bromocriptine started"
+        first, last = k, k
+        while first > 0 and _JOINER.fullmatch(text[same[first - 1].end_char : same[first].start_char]):
+            first -= 1
+        while last + 1 < len(same) and _JOINER.fullmatch(text[same[last].end_char : same[last + 1].start_char]):
+            last += 1
+        lo_limit = same[first - 1].end_char if first > 0 else sent.start_char
+        hi_limit = same[last + 1].start_char if last + 1 < len(same) else sent.end_char
+        start, end = same[first].start_char, same[last].end_char
+        lo = max(lo_limit, start - self.status_window)
+        hi = min(hi_limit, end + self.status_window)
+        cut = None
+        for m in _CLAUSE_BREAK.finditer(text, lo, start):
+            cut = m.end()
+        if cut is not None:
+            lo = cut
+        m = _CLAUSE_BREAK.search(text, end, hi)
+        if m:
+            hi = m.start()
+        # the nearest strong cue wins; dose-frequency words ("BID", "daily") only say "active"
+        cues = [(start - e, status) for _s, e, status in self._before.finditer(text, lo, start)]
+        cues += [(s_ - end, status) for s_, _e, status in self._after.finditer(text, end, hi)]
+        strong = [c for c in cues if c[1] != "active"]
+        if strong:
+            return min(strong, key=lambda c: (c[0], _STATUS_PRECEDENCE.index(c[1])))[1]
+        return "active" if cues else None
+
+
+_JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
+_CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
 
 
 def _follows_allergy(doc: Doc, span: Span, drugs: list[Span]) -> bool:

@@ -233,7 +233,7 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
 
     context: list[dict[str, Any]] = []
     allowed_ctx = {"id", "literal", "category", "direction", "pattern", "max_scope", "max_targets",
-                   "allowed_types", "excluded_types", "comment"}
+                   "allowed_types", "excluded_types", "also", "comment"}
     for lineno, rec in _read_jsonl(root / "context.jsonl"):
         where = f"context.jsonl:{lineno}"
         _check_keys(where, rec, {"id", "literal", "category", "direction"}, allowed_ctx)
@@ -248,6 +248,9 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
                     raise PatternFileError(f"{where}: {key} names {label!r}, not a mention category")
         if "pattern" in rec:
             _validate_token_pattern(where, rec["pattern"])
+        for cat in rec.get("also", []):
+            if cat not in CONTEXT_CATEGORIES[:5]:
+                raise PatternFileError(f"{where}: 'also' names {cat!r}, not an assertion category")
         context.append(rec)
 
     return RuleSet(
@@ -274,9 +277,13 @@ def _validate_token_pattern(where: str, pattern: Any) -> None:
 _SEP = "\x00"  # stands for "optional space or hyphen" inside a trie key
 
 
+_INNER_SEP = re.compile(r"(?<=[A-Za-z0-9])[\s\-]+(?=[A-Za-z0-9])")
+
+
 def norm_key(text: str, case_sensitive: bool = False) -> str:
-    """The lookup key of a matched phrase: runs of spaces and hyphens removed, lower-cased."""
-    key = re.sub(r"[\s\-]+", "", text)
+    """The lookup key of a matched phrase: spaces and hyphens between words removed, other runs of
+    white space made one space, lower-cased unless case-sensitive."""
+    key = re.sub(r"\s+", " ", _INNER_SEP.sub("", text.strip()))
     return key if case_sensitive else key.lower()
 
 
@@ -285,7 +292,7 @@ def _trie_regex(terms: Iterable[str]) -> str:
     trie: dict[str, Any] = {}
     for term in terms:
         node = trie
-        for ch in re.sub(r"[\s\-]+", _SEP, term.strip()):
+        for ch in re.sub(r"\s+", " ", _INNER_SEP.sub(_SEP, term.strip())):
             node = node.setdefault(ch, {})
         node[""] = True
 
@@ -293,7 +300,7 @@ def _trie_regex(terms: Iterable[str]) -> str:
         end = "" in node
         branches = []
         for ch in sorted(k for k in node if k):
-            atom = r"[\s\-]*" if ch == _SEP else re.escape(ch)
+            atom = r"[\s\-]*" if ch == _SEP else r"\s+" if ch == " " else re.escape(ch)
             branches.append(atom + emit(node[ch]))
         if not branches:
             return ""

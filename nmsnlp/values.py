@@ -53,7 +53,8 @@ _CONNECTOR = re.compile(
     r"rose|rising|increased|elevated|went|came|back|measured|initially|approximately|approx|about|around|"
     r"nearly|high|highest|currently|today|this|am|morning|on|admission|arrival|the|in|range|ranging|from|"
     r"total|serum|recheck|repeat|returned|markedly|significantly|mildly|trending|trended|climbed|climbing|"
-    r"spiked|spiking|with|reading|readings|checked|noted|documented|recorded|into|over|above|below|under))"
+    r"spiked|spiking|with|reading|readings|checked|noted|documented|recorded|into|trend|down|ranged|dropped|fell|"
+    r"improved|improving|downtrending|uptrending|still|remains|remained|persistently|persistent|s)(?![A-Za-z]))"
 )
 _COMPARATOR = re.compile(
     r"(?P<cmp>>=|<=|≥|≤|>|<|(?i:greater[ \t]+than|more[ \t]+than|less[ \t]+than|over|above|below|under|at[ \t]+least))[ \t]*"
@@ -76,6 +77,8 @@ _UNIT = {
 }
 _UNIT_RE = {k: re.compile(r"[ \t]*" + v) for k, v in _UNIT.items()}
 
+_LAB_FLAG = re.compile(r"[ \t]*(?:\((?:HH?|LL?|high|low|crit(?:ical)?|abn(?:ormal)?|A|\*|!)\)|(?<=[ \t])(?:HH?|LL?)(?![A-Za-z])|\*+|!+)")
+_TABLE_REF = re.compile(r"(?:[ \t]{2,}|\t|[ \t]*\|[ \t]*)(?P<lo>\d[\d,]*(?:\.\d+)?)[ \t]*[-–][ \t]*(?P<hi>\d[\d,]*(?:\.\d+)?)[ \t]*(?:\||$|\n)")
 _REF = re.compile(
     r"[ \t]*[(\[][ \t]*(?:(?i:ref(?:erence)?(?:[ \t]+range)?|normal(?:[ \t]+range)?|nl|rr|uln|range|n)[ \t:=]*)?"
     r"(?:(?P<lo>\d[\d,]*(?:\.\d+)?)[ \t]*(?:-|–|to)[ \t]*)?(?P<hi>\d[\d,]*(?:\.\d+)?)[^)\]]{0,20}[)\]]"
@@ -158,7 +161,9 @@ def _normalize(concept: str, number: float, suffix: str, unit_text: str | None) 
     return v, UNITS[concept]
 
 
-def parse_value(concept: str, text: str, pos: int, limit: int, max_gap: int = 30) -> ValueMatch | None:
+def parse_value(
+    concept: str, text: str, pos: int, limit: int, max_gap: int = 30, systolic_only: bool = False
+) -> ValueMatch | None:
     """Read the value written after a trigger ending at `pos`; None when there is none."""
     if concept not in UNITS:
         return None
@@ -189,10 +194,11 @@ def parse_value(concept: str, text: str, pos: int, limit: int, max_gap: int = 30
     diastolic = None
     if concept == "blood_pressure":
         d = _DIASTOLIC.match(text, end, limit)
-        if not d:
+        if d:
+            diastolic = _num(d.group(1))
+            end = d.end()
+        elif not systolic_only:
             return None
-        diastolic = _num(d.group(1))
-        end = d.end()
     elif re.compile(r"[ \t]*/[ \t]*\d").match(text, end, limit) and concept in ("heart_rate", "respiratory_rate", "temperature"):
         return None  # "HR 120/80" is a blood pressure written under the wrong label: not a heart rate
     unit_text = None
@@ -212,7 +218,14 @@ def parse_value(concept: str, text: str, pos: int, limit: int, max_gap: int = 30
     values.extend(trend[0])
     j = trend[1]
     ref_high = None
-    r = _REF.match(text, j, limit)
+    f = _LAB_FLAG.match(text, j, limit)
+    if f and f.end() > j:
+        j = f.end()
+        if unit_text is None:  # "27,900 (H)  U/L": the unit after the flag
+            u3 = _UNIT_RE[concept].match(text, j, limit)
+            if u3:
+                j = u3.end()
+    r = _REF.match(text, j, limit) or _TABLE_REF.match(text, j, limit)
     if r:
         ref_high = _num(r.group("hi"))
         if concept == "ck" and re.search(r"[kK]\s*[)\]]", r.group()):
