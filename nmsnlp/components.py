@@ -324,10 +324,7 @@ class AssertionComponent(_RuleComponent):
             attrs = dict(span._.nmsnlp)
             i = bisect.bisect_right(starts, span.start_char) - 1
             section = headers[i][2] if i >= 0 else None
-            flags = {f: bool(getattr(span._, _CONTEXT_ATTRS[c])) for f, c in zip(FLAGS, _CONTEXT_ATTRS)}
-            for modifier in getattr(span._, "modifiers", ()):
-                for cat in (modifier.rule.metadata or {}).get("also", ()):
-                    flags[FLAGS[list(_CONTEXT_ATTRS).index(cat)]] = True
+            flags = _modifier_flags(span)
             flags.update(attrs.pop("fixed", {}))
             if section in _HISTORICAL_SECTIONS:
                 flags["historical"] = True
@@ -390,6 +387,23 @@ class AssertionComponent(_RuleComponent):
 
 _JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
+
+
+_CATEGORY_FLAG = dict(zip(_CONTEXT_ATTRS, FLAGS))
+
+
+def _modifier_flags(span: Span) -> dict[str, bool]:
+    """The five flags from the ConText modifiers of a span, leaving out modifiers that lie inside
+    the span itself ("without" in "seen without complication" does not negate that phrase)."""
+    flags = dict.fromkeys(FLAGS, False)
+    for modifier in getattr(span._, "modifiers", ()):
+        m_start, m_end = modifier.modifier_span
+        if m_start < span.end and span.start < m_end:
+            continue
+        for cat in (modifier.category, *(modifier.rule.metadata or {}).get("also", ())):
+            if cat in _CATEGORY_FLAG:
+                flags[_CATEGORY_FLAG[cat]] = True
+    return flags
 
 
 def _follows_allergy(doc: Doc, span: Span, drugs: list[Span]) -> bool:

@@ -22,7 +22,7 @@ _ABBREV = {
 
 # Where a sentence may end inside a line: . ! ? followed by space(s) and then a capital, digit,
 # bullet or opening bracket.
-_INLINE_END = re.compile(r"(?<=[.!?])[ \t]+(?=[\"'(\[]?[A-Z0-9•\-*#])")
+_INLINE_END = re.compile(r"(?<=[.!?])[ \t]+(?=[\"'(\[]?[A-Z0-9•\-*#])|[ \t]{2,}(?=\d{1,2}\)[ \t])")
 _WORD_BEFORE = re.compile(r"([A-Za-z./]+)\.$")
 _BULLET = re.compile(r"[ \t]*(?:[-*•#>]|\d{1,2}[.)]|[a-z][.)]|\[[ xX]?\])[ \t]+")
 _WRAPPED_PREV = re.compile(r"[a-z,]$")
@@ -113,7 +113,7 @@ class SectionFinder:
             elif at_line_start and _alone_on_line(text, end) and (phrase.isupper() or phrase.istitle()):
                 if len(phrase) < 3:
                     continue
-            elif colon and phrase.isupper() and len(phrase) >= 3 and re.search(r"[.,;:]\s*$|^\s*$", prefix):
+            elif colon and phrase.isupper() and len(phrase) >= 3 and re.search(r"[.,;:)]\s*$|^\s*$|[ \t]{2,}$", prefix):
                 pass
             else:
                 continue
