@@ -272,6 +272,15 @@ def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
     for rec in records:
         kwargs = {k: v for k, v in rec.items() if k not in ("id", "comment", "also")}
         kwargs["metadata"] = {"id": rec["id"], "also": list(rec.get("also", []))}
+        if "pattern" not in kwargs:
+            words = [t.lower_ for t in nlp.make_doc(rec["literal"]) if not t.is_space]
+            if len(words) > 1:  # let runs of spaces or a line break stand between the words
+                pattern: list[dict[str, Any]] = []
+                for w in words:
+                    if pattern:
+                        pattern.append({"IS_SPACE": True, "OP": "*"})
+                    pattern.append({"LOWER": w})
+                kwargs["pattern"] = pattern
         rules.append(ConTextRule(**kwargs))
     context.add(rules)
     return context
@@ -290,7 +299,7 @@ def make_context(nlp: Language, name: str) -> ContextComponent:
 
 _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
 _LIST_SECTIONS = {"medications", "discharge_medications"}
-_HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history"}
+_HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history", "social_history"}
 
 
 class AssertionComponent(_RuleComponent):
