@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy
+from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -117,9 +119,12 @@ class StructureComponent(_RuleComponent):
 
 def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
     """Mark the token at each start offset as a sentence start, and every other token not."""
-    starts_set = set(starts)
-    for token in doc:
-        token.is_sent_start = token.i == 0 or token.idx in starts_set
+    if not len(doc):
+        return
+    idx = doc.to_array([IDX]).astype("int64")
+    flags = numpy.where(numpy.isin(idx, numpy.asarray(starts, dtype="int64")), 1, -1).astype("int64")
+    flags[0] = 1
+    doc.from_array([SENT_START], flags.astype("uint64").reshape(-1, 1))
 
 
 @Language.factory(
@@ -272,15 +277,6 @@ def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
     for rec in records:
         kwargs = {k: v for k, v in rec.items() if k not in ("id", "comment", "also")}
         kwargs["metadata"] = {"id": rec["id"], "also": list(rec.get("also", []))}
-        if "pattern" not in kwargs:
-            words = [t.lower_ for t in nlp.make_doc(rec["literal"]) if not t.is_space]
-            if len(words) > 1:  # let runs of spaces or a line break stand between the words
-                pattern: list[dict[str, Any]] = []
-                for w in words:
-                    if pattern:
-                        pattern.append({"IS_SPACE": True, "OP": "*"})
-                    pattern.append({"LOWER": w})
-                kwargs["pattern"] = pattern
         rules.append(ConTextRule(**kwargs))
     context.add(rules)
     return context

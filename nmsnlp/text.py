@@ -63,8 +63,7 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
             if not wrapped:
                 cuts.append(ls)
         for m in _INLINE_END.finditer(line):
-            before = line[: m.start()]
-            w = _WORD_BEFORE.search(before)
+            w = _WORD_BEFORE.search(line, max(0, m.start() - 24), m.start())
             if w and (w.group(1).lower().rstrip(".") in _ABBREV or len(w.group(1)) == 1):
                 continue
             cuts.append(ls + m.end())
