@@ -117,6 +117,22 @@ class StructureComponent(_RuleComponent):
         return doc
 
 
+def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+    """(start_char, end_char) of every sentence, from the sentence-start flags, in one array read."""
+    if not len(doc):
+        return []
+    arr = doc.to_array([SENT_START, IDX]).astype("int64")
+    first = [i for i in numpy.flatnonzero(arr[:, 0] == 1).tolist()]
+    if not first or first[0] != 0:
+        first = [0, *first]
+    bounds = []
+    for k, i in enumerate(first):
+        j = first[k + 1] if k + 1 < len(first) else len(doc)
+        last = doc[j - 1]
+        bounds.append((int(arr[i, 1]), last.idx + len(last.text)))
+    return bounds
+
+
 def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
     """Mark the token at each start offset as a sentence start, and every other token not."""
     if not len(doc):
@@ -163,8 +179,7 @@ class MentionComponent(_RuleComponent):
         assert self.scanner is not None and self.rules is not None
         text = doc.text
         spans: list[Span] = []
-        for sent in doc.sents:
-            s_start, s_end = sent.start_char, sent.end_char
+        for s_start, s_end in sentence_bounds(doc):
             for start, end, rule in self.scanner.finditer(text, s_start, s_end):
                 if rule.concept is None:
                     continue  # a pseudo rule: this text is not a mention
@@ -325,6 +340,8 @@ class AssertionComponent(_RuleComponent):
         starts = [h[0] for h in headers]
         spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
         drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
+        bounds = sentence_bounds(doc) if drugs else []
+        sent_starts = [b[0] for b in bounds]
         for span in spans:
             attrs = dict(span._.nmsnlp)
             i = bisect.bisect_right(starts, span.start_char) - 1
@@ -339,7 +356,8 @@ class AssertionComponent(_RuleComponent):
                 flags["hypothetical"] = True
             status = None
             if attrs["category"] == "drug":
-                status = "allergy" if section == "allergies" else self._drug_status(doc, span, drugs)
+                sent = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
+                status = "allergy" if section == "allergies" else self._drug_status(doc, span, drugs, sent)
                 if status is None and section in _LIST_SECTIONS:
                     status = "active"
                 if status in ("stopped", "held", "allergy"):
@@ -354,13 +372,13 @@ class AssertionComponent(_RuleComponent):
             span._.nmsnlp = attrs
         return doc
 
-    def _drug_status(self, doc: Doc, span: Span, drugs: list[Span]) -> str | None:
+    def _drug_status(self, doc: Doc, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
         """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),
         or after it (up to the next drug); drugs joined by 'and' or commas share their cues."""
         assert self._before is not None and self._after is not None
         text = doc.text
-        sent = span.sent
-        same = [d for d in drugs if d.sent == sent]
+        sent_start, sent_end = sent
+        same = [d for d in drugs if sent_start <= d.start_char < sent_end]
         k = next(i for i, d in enumerate(same) if d.start_char == span.start_char and d.end_char == span.end_char)
         # extend over a coordinated list: "dantrolene and bromocriptine started"
         first, last = k, k
@@ -368,8 +386,8 @@ class AssertionComponent(_RuleComponent):
             first -= 1
         while last + 1 < len(same) and _JOINER.fullmatch(text[same[last].end_char : same[last + 1].start_char]):
             last += 1
-        lo_limit = same[first - 1].end_char if first > 0 else sent.start_char
-        hi_limit = same[last + 1].start_char if last + 1 < len(same) else sent.end_char
+        lo_limit = same[first - 1].end_char if first > 0 else sent_start
+        hi_limit = same[last + 1].start_char if last + 1 < len(same) else sent_end
         start, end = same[first].start_char, same[last].end_char
         lo = max(lo_limit, start - self.status_window)
         hi = min(hi_limit, end + self.status_window)

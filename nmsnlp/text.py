@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .rules import RuleSet, TermScanner
+from .rules import RuleSet, norm_key
 
 # Abbreviations whose trailing period does not end a sentence.
 _ABBREV = {
@@ -92,39 +92,44 @@ class Header:
 class SectionFinder:
     """Finds section headers: a known header phrase at the start of a line (after an optional
     bullet) followed by a colon or dash, or alone on its line in title or upper case; or an
-    upper-case header followed by a colon anywhere in a line (dictated reports run them on)."""
+    upper-case header followed by a colon inside a line (dictated reports run them on).
+
+    Two cheap regexes find header-shaped text; a phrase counts only if it is a known header."""
+
+    _LINE = re.compile(
+        r"(?m)^(?P<lead>[ \t]*(?:(?:[-*•#>]|\d{1,2}[.)]|\[[ xX]?\])[ \t]+)?)"
+        r"(?P<phrase>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,60}?)[ \t]*(?P<end>:|[-\u2013](?=[ \t])|\r?$)"
+    )
+    _INLINE = re.compile(r"(?:(?<=[.,;:)])|(?<=[ \t]{2}))[ \t]*(?P<phrase>[A-Z][A-Z0-9 /&()'+\-]{2,60}?)[ \t]*:")
 
     def __init__(self, rules: RuleSet):
-        entries = [(term, False, rule.section) for rule in rules.sections for term in rule.terms]
-        self._scanner = TermScanner.build(entries, right_boundary=r"(?![A-Za-z0-9])")
+        self._lookup: dict[str, str] = {}
+        for rule in rules.sections:
+            for term in rule.terms:
+                self._lookup.setdefault(norm_key(term), rule.section)
 
     def find(self, text: str) -> list[Header]:
-        headers: list[Header] = []
-        for start, end, section in self._scanner.finditer(text):
-            phrase = text[start:end]
-            after = text[end : end + 3]
-            colon = re.match(r"[ \t]*(?::|-(?=[ \t])|\u2013)", after)
-            line_start = text.rfind("\n", 0, start) + 1
-            prefix = text[line_start:start]
-            at_line_start = _BULLET.fullmatch(prefix + " ") is not None or not prefix.strip()
-            if at_line_start and colon:
-                pass
-            elif at_line_start and _alone_on_line(text, end) and (phrase.isupper() or phrase.istitle()):
-                if len(phrase) < 3:
-                    continue
-            elif colon and phrase.isupper() and len(phrase) >= 3 and re.search(r"[.,;:)]\s*$|^\s*$|[ \t]{2,}$", prefix):
-                pass
-            else:
+        found: dict[int, Header] = {}
+        for m in self._LINE.finditer(text):
+            phrase = m.group("phrase")
+            section = self._lookup.get(norm_key(phrase))
+            if section is None:
                 continue
-            stop = end + (colon.end() if colon else 0)
-            headers.append(Header(start, stop, section))
-        return headers
-
-
-def _alone_on_line(text: str, end: int) -> bool:
-    nl = text.find("\n", end)
-    rest = text[end : nl if nl >= 0 else len(text)]
-    return not rest.strip(" \t\r:")
+            if m.group("end") in (":", "-", "\u2013"):
+                if m.group("end") != ":" and len(phrase) < 3:
+                    continue
+            elif not (phrase.isupper() or phrase.istitle()) or len(phrase) < 3:
+                continue
+            start = m.start("phrase")
+            found[start] = Header(start, m.end(), section)
+        for m in self._INLINE.finditer(text):
+            start = m.start("phrase")
+            if start in found:
+                continue
+            section = self._lookup.get(norm_key(m.group("phrase")))
+            if section is not None:
+                found[start] = Header(start, m.end(), section)
+        return [found[k] for k in sorted(found)]
 
 
 def section_at(headers: list[Header], pos: int) -> str | None:
