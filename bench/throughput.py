@@ -62,8 +62,9 @@ def main() -> int:
     print(f"{len(notes)} distinct MTSamples notes, {chars:,} characters, one process")
 
     sys.path.insert(0, str(ROOT))
-    import nmsnlp
     import spacy
+
+    import nmsnlp
 
     ex = nmsnlp.Extractor()
     ex(notes[0])  # warm up

@@ -8,8 +8,14 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Any
+
+# medspaCy runs warnings.filterwarnings("ignore") when first imported (spaCy may import it while
+# scanning entry points); import it here once, with the process's warning filters saved and restored.
+with warnings.catch_warnings():
+    import medspacy  # noqa: F401
 
 from .errors import InputSchemaError, ModelLoadError, NmsnlpError, NoteError, PatternFileError
 from .extract import Extractor, Mention

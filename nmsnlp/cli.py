@@ -15,6 +15,21 @@ from .errors import NmsnlpError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find Neuroleptic Malignant Syndrome in clinical notes.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"nmsnlp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    """Find Neuroleptic Malignant Syndrome in clinical notes."""
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -67,10 +82,6 @@ def extract(
         + (f" (errors: {errors_path})" if n_errors else ""),
         err=True,
     )
-
-
-def main() -> None:  # pragma: no cover
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,7 @@ from spacy.tokens import Doc, Span
 
 from .errors import PatternFileError
 from .rules import RuleSet, TermScanner, load_rules, write_rules
-from .text import SectionFinder, section_at, split_sentences
+from .text import SectionFinder, split_sentences
 from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value
 
 SPAN_GROUP = "nmsnlp"

@@ -6,6 +6,7 @@ components and the fast extraction path share them and agree to the character.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from .rules import RuleSet, norm_key
 _ABBREV = {
     "dr", "mr", "mrs", "ms", "vs", "v", "e.g", "i.e", "eg", "ie", "approx", "appt", "etc", "st", "no", "pt",
     "pts", "p.o", "po", "b.i.d", "t.i.d", "q.i.d", "q.d", "q.h.s", "h.s", "a.m", "p.m", "am", "pm", "inc",
-    "fig", "wt", "ht", "hr", "hrs", "min", "mins", "mg", "mcg", "ml", "approx", "dept", "jan", "feb", "mar",
+    "fig", "wt", "ht", "hr", "hrs", "min", "mins", "mg", "mcg", "ml", "dept", "jan", "feb", "mar",
     "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "ca", "cf", "resp", "temp",
     "sr", "jr", "vol", "ref", "avg", "est", "max", "mos", "yo", "y.o", "y/o", "yrs", "wks", "c", "f",
 }
@@ -72,7 +73,7 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
 
     spans = []
     bounds = [0, *cuts, len(text)]
-    for s, e in zip(bounds, bounds[1:]):
+    for s, e in itertools.pairwise(bounds):
         seg = text[s:e]
         stripped = seg.strip()
         if not stripped:

@@ -1,0 +1,180 @@
+"""The spaCy pipeline: tokenizer, sentences, sections, factories, serialization, fast path = full path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import pytest
+import spacy
+
+import nmsnlp
+from nmsnlp.pipeline import PIPE_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("T39.8", ["T", "39.8"]),
+        ("HR130s", ["HR", "130", "s"]),
+        ("104.2F", ["104.2", "F"]),
+        ("CK:12,450", ["CK", ":", "12,450"]),
+        ("BP180/110", ["BP", "180", "/", "110"]),
+        ("d/c'd", ["d", "/", "c", "'", "d"]),
+        ("s/p", ["s", "/", "p"]),
+        ("c/o", ["c", "/", "o"]),
+        ("q2wk", ["q", "2", "wk"]),
+        ("x2", ["x", "2"]),
+        ("2,100->8,450", ["2,100", "->", "8,450"]),
+        ("?NMS", ["?", "NMS"]),
+    ],
+)
+def test_tokenizer_splits_clinical_run_ons(nlp, text, tokens):
+    assert [t.text for t in nlp.make_doc(text)] == tokens
+
+
+def _sentences(nlp, text):
+    doc = nlp(text)
+    return [s.text.strip() for s in doc.sents]
+
+
+def test_sentences_follow_line_structure(nlp):
+    text = "HPI: 45M with fever.\nMeds:\n- haloperidol 5 mg\n- Sinemet 25/100\nVitals: T 39.4, HR 124"
+    assert _sentences(nlp, text) == [
+        "HPI: 45M with fever.", "Meds:", "- haloperidol 5 mg", "- Sinemet 25/100", "Vitals: T 39.4, HR 124",
+    ]
+
+
+def test_sentences_split_inline_but_not_after_abbreviations(nlp):
+    text = "Seen by Dr. Lee today. Pt on haldol 5 mg p.o. daily. CK rising."
+    assert _sentences(nlp, text) == ["Seen by Dr. Lee today.", "Pt on haldol 5 mg p.o. daily.", "CK rising."]
+
+
+def test_wrapped_narrative_lines_stay_one_sentence(nlp):
+    text = "The patient was brought in by ambulance after being found confused and\nrigid at home by his sister."
+    assert len(_sentences(nlp, text)) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "section"),
+    [
+        ("HPI:", "hpi"), ("History of Present Illness:", "hpi"), ("PMH:", "past_medical_history"),
+        ("Past Medical History:", "past_medical_history"), ("Meds:", "medications"),
+        ("Home medications:", "medications"), ("Allergies:", "allergies"),
+        ("ALLERGIES/ADVERSE REACTIONS:", "allergies"), ("FHx:", "family_history"),
+        ("Family History:", "family_history"), ("A/P:", "assessment_plan"),
+        ("Assessment and Plan:", "assessment_plan"), ("Impression:", "assessment_plan"),
+        ("Hospital Course:", "hospital_course"), ("Discharge Medications:", "discharge_medications"),
+        ("HOSPITAL COURSE", "hospital_course"),
+    ],
+)
+def test_section_headers(extractor, header, section):
+    mentions = extractor(f"{header}\nfever and rigidity")
+    assert {m.section for m in mentions} == {section}
+
+
+def test_inline_upper_case_headers(extractor):
+    text = "Seen today. PAST MEDICAL HISTORY: NMS in 2015. FAMILY HISTORY: mother with NMS."
+    by_section = {m.section: m for m in extractor(text)}
+    assert by_section["past_medical_history"].historical
+    assert by_section["family_history"].family
+
+
+def test_factories_declare_what_they_assign_and_require(nlp):
+    analysis = nlp.analyze_pipes()
+    assert analysis["problems"] == {name: [] for name in PIPE_NAMES}
+    assert nlp.pipe_names == list(PIPE_NAMES)
+
+
+def test_unknown_config_key_is_rejected():
+    nlp = spacy.blank("en")
+    with pytest.raises(Exception, match="treshold"):
+        nlp.add_pipe("nmsnlp_mentions", config={"treshold": 3})
+
+
+def test_round_trip_to_disk_keeps_rules(tmp_path, nlp):
+    text = "Started Haldol dec; T 104.2F, lead-pipe rigidity. No clonus. Allergies: Reglan (NMS)"
+    before = [(s.start_char, s.end_char, s.label_, dict(s._.nmsnlp)) for s in nlp(text).spans["nmsnlp"]]
+    nlp.to_disk(tmp_path / "pipe")
+    loaded = spacy.load(tmp_path / "pipe")
+    after = [(s.start_char, s.end_char, s.label_, dict(s._.nmsnlp)) for s in loaded(text).spans["nmsnlp"]]
+    assert before == after and len(before) >= 6
+
+
+def test_round_trip_keeps_custom_rules(tmp_path):
+    """Rules from another patterns folder travel with the saved pipeline."""
+    import shutil
+
+    custom = tmp_path / "patterns"
+    shutil.copytree(ROOT / "patterns", custom)
+    with (custom / "targets" / "drugs.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "drug.haloperidol.local", "concept": "haloperidol", "terms": ["halo-x"]}) + "\n")
+    nlp = nmsnlp.load(custom)
+    nlp.to_disk(tmp_path / "pipe")
+    loaded = spacy.load(tmp_path / "pipe")
+    doc = loaded("Given halo-x 5 mg")
+    assert [s._.nmsnlp["concept"] for s in doc.spans["nmsnlp"]] == ["haloperidol"]
+
+
+def _varied_notes() -> list[str]:
+    notes = []
+    for path in [*sorted((ROOT / "corpora" / "notes").glob("*.jsonl")), ROOT / "corpora" / "demo" / "notes.jsonl"]:
+        if path.exists():
+            notes += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from markup import load_cases
+
+    notes += [c.text for c in load_cases(Path(__file__).parent / "cases")][::5]
+    notes += [
+        "HPI:\r\nFever to 104.5\r\nPMH: NMS 2019\r\n",  # CRLF
+        "Pt café-au-lait, naïve to Haldol → febrile 39.2°C, CK 14 320? NMS — r/o.",  # non-ASCII
+        "no fever\n\n\nrigidity\tpresent   HR130s BP180/110",
+    ]
+    return notes
+
+
+def test_fast_path_equals_full_path(extractor):
+    notes = _varied_notes()
+    assert len(notes) > 100
+    total = 0
+    for text in notes:
+        fast, full = extractor(text), extractor.full(text)
+        assert [m.to_dict() for m in fast] == [m.to_dict() for m in full], text[:80]
+        total += len(fast)
+    assert total > 1000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Fever 39.2\r\nrigid\r\nCK 14,320\r\n", "Pt naïve → fever, rigidité, CK 18k, Haldol…", "\ufeffT 104.2F\u2028HR 130s"],
+)
+def test_offsets_index_the_original_text(extractor, text):
+    mentions = extractor(text, "n1")
+    assert mentions
+    for m in mentions:
+        assert text[m.start : m.end] == m.text
+
+
+def test_importing_nmsnlp_leaves_no_global_ignore_filter():
+    import subprocess
+    import sys
+
+    code = "import warnings, nmsnlp; nmsnlp.extract('no fever'); print(any(f[0]=='ignore' and f[2] is Warning for f in warnings.filters))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_no_note_text_in_logs(extractor, caplog):
+    secret = "Zyxwvut Qwertyson fever 39.9 haloperidol"
+    with caplog.at_level(logging.DEBUG):
+        extractor(secret, "n1")
+        extractor.full(secret, "n1")
+    assert "Zyxwvut" not in caplog.text and "Qwertyson" not in caplog.text
+
+
+def test_warnings_are_errors_in_this_suite():
+    with pytest.raises(UserWarning):
+        warnings.warn("x", UserWarning, stacklevel=1)
