@@ -90,6 +90,9 @@ class Header:
     section: str
 
 
+_POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
+
+
 class SectionFinder:
     """Finds section headers: a known header phrase at the start of a line (after an optional
     bullet) followed by a colon or dash, or alone on its line in title or upper case; or an
@@ -109,11 +112,16 @@ class SectionFinder:
             for term in rule.terms:
                 self._lookup.setdefault(norm_key(term), rule.section)
 
+    def _section(self, phrase: str) -> str | None:
+        """The section of a header phrase; a leading possessive is allowed ("HIS SOCIAL HISTORY")."""
+        key = norm_key(phrase)
+        return self._lookup.get(key) or self._lookup.get(_POSSESSIVE.sub("", key))
+
     def find(self, text: str) -> list[Header]:
         found: dict[int, Header] = {}
         for m in self._LINE.finditer(text):
             phrase = m.group("phrase")
-            section = self._lookup.get(norm_key(phrase))
+            section = self._section(phrase)
             if section is None:
                 continue
             if m.group("end") in (":", "-", "\u2013"):
@@ -127,7 +135,7 @@ class SectionFinder:
             start = m.start("phrase")
             if start in found:
                 continue
-            section = self._lookup.get(norm_key(m.group("phrase")))
+            section = self._section(m.group("phrase"))
             if section is not None:
                 found[start] = Header(start, m.end(), section)
         return [found[k] for k in sorted(found)]
