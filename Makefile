@@ -18,8 +18,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 venv: $(VENV)/.installed
 
 demo: venv
-	$(BIN)/nmsnlp extract corpora/demo/notes.jsonl --out $(OUT)/mentions.jsonl --force
-	@echo "Mentions written to $(OUT)/mentions.jsonl"
+	$(BIN)/nmsnlp screen corpora/demo/notes.jsonl --out $(OUT) --force --show-evidence
+	@echo ""
+	@echo "Results: $(OUT)/scores.csv (one row per note), $(OUT)/scores.jsonl, $(OUT)/mentions.jsonl, $(OUT)/errors.jsonl"
 
 test: venv
 	$(BIN)/ruff check nmsnlp tests bench

@@ -1,0 +1,186 @@
+"""Training and evaluation on the corpus, with the three baselines of the issue, side by side.
+
+`train` fits on the train split and sets the threshold on dev; `evaluate` reports on test. The test
+split is used for nothing but these final figures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from . import corpus as corpus_mod
+from .criteria import criteria
+from .extract import Extractor, Mention
+from .features import FEATURE_SCHEMA_VERSION, ck_uln_ratio, as_m, note_features, present
+from .model import Model, data_hash, library_versions, make_pipeline, threshold_for_sensitivity
+
+KEYWORD = re.compile(r"\bNMS\b|neuroleptic\s+malignant", re.I)
+SEED = 0
+
+
+@dataclass
+class Scored:
+    note: dict[str, Any]
+    mentions: list[Mention]
+    features: dict[str, float]
+
+    @property
+    def y(self) -> int:
+        return int(self.note["label"] == "nms_current")
+
+
+def prepare(notes: list[dict[str, Any]], extractor: Extractor) -> list[Scored]:
+    classes = extractor.nlp.get_pipe("nmsnlp_mentions").rules.drug_classes
+    out = []
+    for n in notes:
+        mentions = extractor(n["text"], n["note_id"])
+        out.append(Scored(n, mentions, note_features(mentions, classes)))
+    return out
+
+
+def train(corpus_dir: Path, seed: int = SEED, extractor: Extractor | None = None) -> tuple[Model, dict[str, list[Scored]]]:
+    ex = extractor or Extractor()
+    corp = corpus_mod.load_corpus(corpus_dir)
+    data = {s: prepare(corp.split(s), ex) for s in corpus_mod.SPLITS}
+    tr, dev = data["train"], data["dev"]
+    pipeline = make_pipeline(seed)
+    pipeline.fit([s.features for s in tr], [s.y for s in tr])
+    model = Model(pipeline, 0.5)
+    dev_p = model.predict_proba([s.features for s in dev])
+    model.threshold = threshold_for_sensitivity(np.array([s.y for s in dev]), dev_p)
+    model.meta = {
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "seed": seed,
+        "training_data_sha256": data_hash([(s.note["note_id"], s.note["text"], s.y) for s in tr]),
+        "n_train": len(tr),
+        "n_train_positive": sum(s.y for s in tr),
+        "threshold_rule": f"highest threshold with sensitivity >= 0.95 on the dev split ({len(dev)} notes)",
+        "library_versions": library_versions(),
+    }
+    return model, data
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    flag = p >= threshold
+    tp = int((flag & (y == 1)).sum())
+    fp = int((flag & (y == 0)).sum())
+    fn = int((~flag & (y == 1)).sum())
+    tn = int((~flag & (y == 0)).sum())
+    both = len(set(y.tolist())) == 2
+    return {
+        "auroc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "auprc": float(average_precision_score(y, p)) if both else float("nan"),
+        "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+        "specificity": tn / (tn + fp) if tn + fp else float("nan"),
+        "ppv": tp / (tp + fp) if tp + fp else float("nan"),
+        "brier": float(brier_score_loss(y, np.clip(p, 0, 1))),
+        "flagged": int(flag.sum()),
+        "n": len(y),
+    }
+
+
+def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
+        if sel.any():
+            rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(sel.sum()), "mean_score": float(p[sel].mean()),
+                         "observed": float(y[sel].mean())})
+    return rows
+
+
+def core_features(s: Scored) -> int:
+    """The 'at least 4 of 6' baseline: fever, rigidity, other extrapyramidal signs, autonomic instability,
+    altered consciousness, raised CK."""
+    f = s.features
+    ms = [as_m(m) for m in s.mentions]
+    raised_ck = ck_uln_ratio(ms) > 1 or any(m.concept == "rhabdomyolysis" and present(m) and not m.negated for m in ms)
+    return sum([
+        "sym:fever" in f or "val:temp_over_38" in f,
+        "sym:rigidity" in f,
+        any(f"sym:{c}" in f for c in ("tremor", "dysphagia", "sialorrhea", "dystonia", "bradykinesia", "mutism", "catatonia")),
+        any(k in f for k in ("sym:autonomic_instability", "sym:diaphoresis", "sym:tachycardia", "sym:incontinence",
+                             "val:bp_range_40", "val:hr_over_110")),
+        "sym:altered_mental_status" in f,
+        raised_ck,
+    ])
+
+
+def best_cutoff(y: np.ndarray, values: np.ndarray) -> float:
+    """The cut-off with the highest Youden index (sensitivity + specificity - 1)."""
+    best, best_j = float(values.min()), -1.0
+    for t in sorted(set(values.tolist())):
+        flag = values >= t
+        sens = (flag & (y == 1)).sum() / max((y == 1).sum(), 1)
+        spec = (~flag & (y == 0)).sum() / max((y == 0).sum(), 1)
+        if sens + spec - 1 > best_j:
+            best, best_j = t, sens + spec - 1
+    return best
+
+
+def evaluate(model: Model, data: dict[str, list[Scored]], drug_classes: dict[str, str]) -> dict[str, Any]:
+    test, dev = data["test"], data["dev"]
+    y = np.array([s.y for s in test])
+    p = model.predict_proba([s.features for s in test])
+    report: dict[str, Any] = {"split": "test", "n": len(test), "n_positive": int(y.sum())}
+    report["model"] = binary_metrics(y, p, model.threshold) | {"threshold": model.threshold}
+    report["reliability"] = reliability(y, p)
+
+    kw = np.array([1.0 if KEYWORD.search(s.note["text"]) else 0.0 for s in test])
+    report["keyword"] = binary_metrics(y, kw, 0.5)
+    pts = lambda ss: np.array([criteria(s.mentions, drug_classes).points for s in ss], dtype=float)  # noqa: E731
+    cut = best_cutoff(np.array([s.y for s in dev]), pts(dev))
+    report["criteria"] = binary_metrics(y, pts(test) / 100, cut / 100) | {"cutoff_points": cut, "cutoff_chosen_on": "dev"}
+    core = np.array([core_features(s) for s in test], dtype=float)
+    report["core4of6"] = binary_metrics(y, core / 6, 4 / 6)
+
+    flagged = p >= model.threshold
+    by_cat: dict[str, list[bool]] = {}
+    for s, fl in zip(test, flagged):
+        by_cat.setdefault(s.note["category"], []).append(bool(fl))
+    report["flag_rate_by_category"] = {c: {"n": len(v), "flagged": sum(v)} for c, v in sorted(by_cat.items())}
+    unnamed = [fl for s, fl in zip(test, flagged) if s.note["category"] == "unnamed_features"]
+    report["recall_unnamed"] = sum(unnamed) / len(unnamed) if unnamed else float("nan")
+    hist = [(fl, bool(s.features.get("past_nms"))) for s, fl in zip(test, flagged) if s.note["label"] == "nms_history"]
+    report["history_flagged_rate"] = sum(f for f, _ in hist) / len(hist) if hist else float("nan")
+    report["history_nms_history_rate"] = sum(h for _, h in hist) / len(hist) if hist else float("nan")
+    report["errors"] = {
+        "missed": sorted(s.note["note_id"] for s, fl in zip(test, flagged) if s.y and not fl),
+        "false_alarms": sorted(s.note["note_id"] for s, fl in zip(test, flagged) if not s.y and fl),
+    }
+    report["label_counts"] = dict(Counter(s.note["label"] for s in test))
+    return report
+
+
+def format_report(r: dict[str, Any]) -> str:
+    lines = [f"Test split: {r['n']} notes, {r['n_positive']} with current NMS", ""]
+    head = f"{'system':34}{'AUROC':>7}{'AUPRC':>7}{'sens':>7}{'spec':>7}{'PPV':>7}{'Brier':>7}{'flagged':>9}"
+    lines.append(head)
+    names = {"model": f"nmsnlp model (threshold {r['model']['threshold']:.3f})",
+             "keyword": "keyword 'NMS'/'neuroleptic malignant'",
+             "criteria": f"consensus points >= {r['criteria']['cutoff_points']:.0f} (dev)",
+             "core4of6": ">= 4 of 6 core features"}
+    for key, name in names.items():
+        m = r[key]
+        lines.append(f"{name:34}{m['auroc']:7.3f}{m['auprc']:7.3f}{m['sensitivity']:7.3f}{m['specificity']:7.3f}"
+                     f"{m['ppv']:7.3f}{m['brier']:7.3f}{m['flagged']:9d}")
+    lines += ["", f"recall on notes that never name NMS: {r['recall_unnamed']:.3f}",
+              f"history-only notes flagged as current: {r['history_flagged_rate']:.3f}; given nms_history: {r['history_nms_history_rate']:.3f}",
+              "", "reliability (test):", f"{'bin':10}{'n':>5}{'mean score':>12}{'observed':>10}"]
+    lines += [f"{b['bin']:10}{b['n']:5d}{b['mean_score']:12.3f}{b['observed']:10.3f}" for b in r["reliability"]]
+    lines += ["", "flagged by category (test):"]
+    lines += [f"  {c:34}{v['flagged']:3d} / {v['n']}" for c, v in r["flag_rate_by_category"].items()]
+    lines += ["", f"missed: {', '.join(r['errors']['missed']) or 'none'}",
+              f"false alarms: {', '.join(r['errors']['false_alarms']) or 'none'}"]
+    return "\n".join(lines)

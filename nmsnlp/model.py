@@ -1,0 +1,200 @@
+"""The suspicion-score model: a stock scikit-learn Pipeline over feature dicts, saved with skops.
+
+    Pipeline([("vectorize", DictVectorizer(sparse=False)), ("classify", LogisticRegression(...))])
+
+Trained on the corpus's train split (label nms_current = 1); the threshold is the highest that keeps
+sensitivity >= 0.95 on the dev split. The file models/nmsnlp-model.skops is loaded only with the
+reviewed list of trusted types in models/trusted-types.json; metadata (feature schema version,
+threshold, training-data hash, library versions, evaluation figures) sit in models/nmsnlp-model.json.
+No pickle or joblib anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from .errors import ModelLoadError
+from .features import FEATURE_SCHEMA_VERSION, FEATURES
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "nmsnlp-model.skops"
+META_FILE = "nmsnlp-model.json"
+TRUSTED_FILE = "trusted-types.json"
+TARGET_SENSITIVITY = 0.95
+
+
+def default_models_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "models", here.parent / "models"):
+        if (candidate / META_FILE).is_file():
+            return candidate
+    return here.parent / "models"
+
+
+def make_pipeline(seed: int = 0) -> Pipeline:
+    return Pipeline(
+        [
+            ("vectorize", DictVectorizer(sparse=False, sort=True)),
+            ("classify", LogisticRegression(C=0.5, max_iter=5000, random_state=seed)),
+        ]
+    )
+
+
+def threshold_for_sensitivity(y: np.ndarray, scores: np.ndarray, target: float = TARGET_SENSITIVITY) -> float:
+    """The highest score threshold whose sensitivity (score >= t) reaches the target."""
+    pos = np.sort(scores[y == 1])[::-1]
+    if len(pos) == 0:
+        raise ValueError("no positive examples to set a threshold on")
+    k = int(np.ceil(target * len(pos)))  # need at least k positives at or above the threshold
+    return float(pos[k - 1])
+
+
+def data_hash(rows: list[tuple[str, str, int]]) -> str:
+    h = hashlib.sha256()
+    for note_id, text, label in sorted(rows):
+        h.update(f"{note_id}\x1f{label}\x1f{text}\x1e".encode())
+    return h.hexdigest()
+
+
+@dataclass
+class Model:
+    pipeline: Pipeline
+    threshold: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def positive_index(self) -> int:
+        return int(list(self.pipeline.classes_).index(1))
+
+    def predict_proba(self, feature_dicts: list[dict[str, float]]) -> np.ndarray:
+        return self.pipeline.predict_proba(feature_dicts)[:, self.positive_index]
+
+    def contributions(self, features: dict[str, float]) -> dict[str, float]:
+        """Each feature's additive share of the log-odds: coefficient x value (intercept left out)."""
+        vec: DictVectorizer = self.pipeline.named_steps["vectorize"]
+        clf: LogisticRegression = self.pipeline.named_steps["classify"]
+        coef = clf.coef_[0] if self.positive_index == 1 else -clf.coef_[0]
+        out = {}
+        for name, value in features.items():
+            j = vec.vocabulary_.get(name)
+            if j is not None and value:
+                out[name] = float(coef[j] * value)
+        return dict(sorted(out.items(), key=lambda kv: -abs(kv[1])))
+
+    def save(self, folder: Path) -> None:
+        from skops.io import dump, get_untrusted_types
+
+        folder.mkdir(parents=True, exist_ok=True)
+        dump(self.pipeline, folder / MODEL_FILE)
+        _normalize_zip(folder / MODEL_FILE)
+        self.meta["model_sha256"] = hashlib.sha256((folder / MODEL_FILE).read_bytes()).hexdigest()
+        self.meta["threshold"] = self.threshold
+        (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
+        trusted = sorted(get_untrusted_types(file=folder / MODEL_FILE))
+        (folder / TRUSTED_FILE).write_text(json.dumps(trusted, indent=2) + "\n")
+
+
+def _normalize_zip(path: Path) -> None:
+    """Rewrite a skops zip with fixed timestamps and member order, so the same model gives the same bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin:
+        files = {info.filename: zin.read(info.filename) for info in zin.infolist()}
+    # skops names objects and array files by id(): renumber them in a fixed traversal order
+    schema = json.loads(files.pop("schema.json"))
+    mapping: dict[str, str] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key in sorted(node):
+                value = node[key]
+                if key == "__id__" and isinstance(value, int):
+                    value = int(mapping.setdefault(str(value), str(len(mapping) + 1)))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy") and value[:-4].isdigit():
+                    value = mapping.setdefault(value[:-4], str(len(mapping) + 1)) + ".npy"
+                else:
+                    value = renumber(value)
+                out[key] = value
+            return out
+        if isinstance(node, list):
+            return [renumber(v) for v in node]
+        return node
+
+    schema = renumber(schema)
+    members = sorted(
+        [(mapping[name[:-4]] + ".npy" if name[:-4] in mapping else name, data) for name, data in files.items()]
+        + [("schema.json", json.dumps(schema, sort_keys=True).encode())]
+    )
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(info, data)
+
+
+def load_model(folder: str | Path | None = None) -> Model:
+    """Load the shipped model, trusting only the reviewed types; refuse a file built for another feature
+    schema, a tampered file (hash differs from the metadata), or a file with unreviewed types."""
+    from skops.io import get_untrusted_types, load
+
+    folder = Path(folder) if folder else default_models_dir()
+    meta_path, model_path, trusted_path = folder / META_FILE, folder / MODEL_FILE, folder / TRUSTED_FILE
+    for p in (meta_path, model_path, trusted_path):
+        if not p.is_file():
+            raise ModelLoadError(f"{p}: missing; train one with `nmsnlp train` or reinstall nmsnlp")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{meta_path}: not valid JSON ({exc.msg})") from exc
+    if meta.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
+        raise ModelLoadError(
+            f"{model_path}: built for feature schema {meta.get('feature_schema_version')!r}, but this nmsnlp "
+            f"computes schema {FEATURE_SCHEMA_VERSION!r}; retrain with `nmsnlp train`"
+        )
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    if meta.get("model_sha256") != digest:
+        raise ModelLoadError(f"{model_path}: its SHA-256 does not match {meta_path.name}; the file was changed or replaced")
+    trusted = json.loads(trusted_path.read_text())
+    try:
+        untrusted = get_untrusted_types(file=model_path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means a foreign file
+        raise ModelLoadError(f"{model_path}: not a skops model file ({type(exc).__name__})") from exc
+    unreviewed = sorted(set(untrusted) - set(trusted))
+    if unreviewed:
+        raise ModelLoadError(f"{model_path}: contains types not on the reviewed list {trusted_path.name}: {unreviewed}")
+    pipeline = load(model_path, trusted=trusted)
+    if not isinstance(pipeline, Pipeline):
+        raise ModelLoadError(f"{model_path}: holds a {type(pipeline).__name__}, not a scikit-learn Pipeline")
+    unknown = set(pipeline.named_steps["vectorize"].vocabulary_) - set(FEATURES)
+    if unknown:
+        raise ModelLoadError(f"{model_path}: uses features this nmsnlp does not compute: {sorted(unknown)[:5]}")
+    return Model(pipeline, float(meta["threshold"]), meta)
+
+
+def library_versions() -> dict[str, str]:
+    import medspacy
+    import skops
+    import spacy
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skops": skops.__version__,
+        "spacy": spacy.__version__,
+        "medspacy": medspacy.__version__,
+        "numpy": np.__version__,
+    }
