@@ -283,7 +283,7 @@ _INNER_SEP = re.compile(r"(?<=[A-Za-z0-9])[\s\-]+(?=[A-Za-z0-9])")
 def norm_key(text: str, case_sensitive: bool = False) -> str:
     """The lookup key of a matched phrase: spaces and hyphens between words removed, other runs of
     white space made one space, lower-cased unless case-sensitive."""
-    key = re.sub(r"\s+", " ", _INNER_SEP.sub("", text.strip()))
+    key = re.sub(r"\s+", " ", _INNER_SEP.sub("", re.sub(r"\s*([/&])\s*", r"\1", text.strip())))
     return key if case_sensitive else key.lower()
 
 

@@ -55,6 +55,9 @@ _CONNECTOR = re.compile(
     r"total|serum|recheck|repeat|returned|markedly|significantly|mildly|trending|trended|climbed|climbing|"
     r"spiked|spiking|with|reading|readings|checked|noted|documented|recorded|into|trend|down|ranged|dropped|fell|"
     r"improved|improving|downtrending|uptrending|still|remains|remained|persistently|persistent|s)(?![A-Za-z]))"
+    # a time window or a date is not the value: "Tmax past 24 h 38.2", "CK 2/7: 104"
+    r"|(?i:(?:in\s+the\s+)?(?:past|last|prior|previous|over\s+(?:the\s+)?(?:past|last))?[ \t]*\(?\d{1,2}[ \t]*(?:h|hr|hrs|hours)\)?(?![A-Za-z]))"
+    r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?(?=[ \t]*[:,)-]|[ \t]+\d)"
 )
 _COMPARATOR = re.compile(
     r"(?P<cmp>>=|<=|≥|≤|>|<|(?i:greater[ \t]+than|more[ \t]+than|less[ \t]+than|over|above|below|under|at[ \t]+least))[ \t]*"
@@ -171,6 +174,8 @@ def parse_value(
     i = pos
     while i < limit and i - pos <= max_gap:
         m = _CONNECTOR.match(text, i, limit)
+        if m and concept == "blood_pressure" and "/" in m.group():
+            break
         if not m or m.end() == i:
             break
         # a connector word must stand alone, not be the start of another word
