@@ -6,6 +6,7 @@ split is used for nothing but these final figures.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from . import corpus as corpus_mod
 from .criteria import criteria
 from .extract import Extractor, Mention
-from .features import FEATURE_SCHEMA_VERSION, ck_uln_ratio, as_m, note_features, present
+from .features import FEATURE_SCHEMA_VERSION, as_m, ck_uln_ratio, note_features, present
 from .model import Model, data_hash, library_versions, make_pipeline, threshold_for_sensitivity
 
 KEYWORD = re.compile(r"\bNMS\b|neuroleptic\s+malignant", re.I)
@@ -92,7 +93,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
 def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
     edges = np.linspace(0, 1, bins + 1)
     rows = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         sel = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
         if sel.any():
             rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(sel.sum()), "mean_score": float(p[sel].mean()),

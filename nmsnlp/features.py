@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-FEATURE_SCHEMA_VERSION = "1"
+FEATURE_SCHEMA_VERSION = "2"
 DEFAULT_CK_ULN = 200.0  # U/L, used when the note gives no reference range for CK
 
 D2_CLASSES = ("typical_high_potency", "typical_other", "atypical", "antiemetic_d2", "other_d2", "vmat2")
@@ -53,6 +53,8 @@ FEATURES: dict[str, str] = {
     "nms:historical": "NMS named as a past episode",
     "nms:hypothetical": "NMS named as a risk, precaution or education",
     "nms:family": "NMS in a relative",
+    "nms:asserted_count": "number of asserted NMS mentions, capped at 4, divided by 4",
+    "nms:asserted_only": "NMS asserted and never hedged, negated, hypothetical or historical in the note",
     "nms:phs": "parkinsonism-hyperpyrexia / dopaminergic withdrawal syndrome asserted or suspected",
     "past_nms": "the note documents a past NMS episode (historical NMS or an allergy entry with NMS)",
     "tx:dantrolene": "dantrolene given or started",
@@ -170,6 +172,11 @@ def note_features(mentions: Iterable[Any], drug_classes: dict[str, str]) -> dict
                 flag("nms:asserted")
         elif m.concept == "parkinsonism_hyperpyrexia" and present(m) and not m.negated:
             flag("nms:phs")
+    nms = [m for m in ms if m.concept == "nms"]
+    asserted = [m for m in nms if not (m.negated or m.uncertain or m.historical or m.hypothetical or m.family)]
+    if asserted:
+        f["nms:asserted_count"] = min(len(asserted), 4) / 4
+        flag("nms:asserted_only", len(asserted) == len(nms))
     if any(m.category == "symptom" and m.concept == "myoglobinuria" and present(m) for m in ms):
         flag("val:myoglobin")
 

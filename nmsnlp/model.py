@@ -171,7 +171,7 @@ def load_model(folder: str | Path | None = None) -> Model:
     trusted = json.loads(trusted_path.read_text())
     try:
         untrusted = get_untrusted_types(file=model_path)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a foreign file
+    except Exception as exc:
         raise ModelLoadError(f"{model_path}: not a skops model file ({type(exc).__name__})") from exc
     unreviewed = sorted(set(untrusted) - set(trusted))
     if unreviewed:

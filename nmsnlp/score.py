@@ -47,7 +47,8 @@ def _supporting(feature: str, mentions: list[Mention], drug_classes: dict[str, s
     if kind in ("neg", "dxneg"):
         return [m for m in mentions if m.concept == name and m.negated]
     if kind == "nms":
-        want = {"asserted": lambda m: m.asserted, "uncertain": lambda m: m.uncertain and not m.negated,
+        want = {"asserted": lambda m: m.asserted, "asserted_count": lambda m: m.asserted,
+                "asserted_only": lambda m: m.asserted, "uncertain": lambda m: m.uncertain and not m.negated,
                 "negated": lambda m: m.negated, "historical": lambda m: m.historical,
                 "hypothetical": lambda m: m.hypothetical, "family": lambda m: m.family}
         if name == "phs":

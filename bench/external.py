@@ -1,0 +1,78 @@
+"""The shipped model on real public text it never saw: MTSamples reports and BC5CDR case abstracts.
+
+    python bench/external.py [--shared ../shared]
+
+- MTSamples (../shared/eval-data/mtsamples): de-duplicated transcriptions, none about NMS: the share
+  flagged (target: at most 0.5%), with the flagged ones listed by id and top features.
+- BC5CDR (../shared/eval-data/case_reports_bc5cdr): the 7 NMS case abstracts (how many flagged, and the
+  evidence of each missed one), the 7 look-alikes, and the 83 exposure-without-NMS abstracts.
+Skips when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SHARED = ROOT.parent / "shared"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    args = ap.parse_args()
+    data = args.shared / "eval-data"
+    if not (data / "mtsamples" / "mtsamples.csv").is_file():
+        print(f"skipped: {data} not found")
+        return 0
+    sys.path.insert(0, str(ROOT))
+    from nmsnlp.score import Scorer
+
+    scorer = Scorer()
+    csv.field_size_limit(2**31 - 1)
+    seen: dict[str, str] = {}
+    with (data / "mtsamples" / "mtsamples.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            text = (row.get("transcription") or "").strip()
+            if text and text not in seen:
+                seen[text] = row["note_id"]
+    flagged = []
+    for text, nid in seen.items():
+        s, _ = scorer(text, nid)
+        if s.flagged:
+            flagged.append((nid, s.score, list(s.contributions)[:4]))
+    rate = len(flagged) / len(seen)
+    print(f"MTSamples: {len(seen)} distinct reports, {len(flagged)} flagged ({rate:.2%}); target <= 0.5%")
+    for nid, score, top in flagged:
+        print(f"  note_id {nid}: score {score:.3f}, top features {top}")
+
+    bc = data / "case_reports_bc5cdr"
+    groups: dict[str, list[dict]] = {}
+    for name in ("nms_and_lookalike_abstracts.jsonl", "dopamine_antagonist_exposure_no_nms_abstracts.jsonl"):
+        for line in (bc / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                groups.setdefault(r["group"], []).append(r)
+    for group, rows in groups.items():
+        results = [(r, scorer(r["text"], r["id"])[0]) for r in rows]
+        n_flag = sum(bool(s.flagged) for _, s in results)
+        print(f"BC5CDR {group}: {n_flag} of {len(rows)} flagged")
+        if group == "nms":
+            for r, s in results:
+                state = "flagged" if s.flagged else "MISSED"
+                print(f"  PMID {r['pmid']} {state}: score {s.score:.3f}, consensus points {s.criteria_points}, "
+                      f"top features {list(s.contributions)[:5]}")
+        else:
+            for r, s in results:
+                if s.flagged:
+                    print(f"  PMID {r['pmid']} flagged: score {s.score:.3f} ({r.get('condition')})")
+    print("command: python bench/external.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
