@@ -86,33 +86,58 @@ def extract(
 
 @app.command()
 def screen(
-    input: Path = typer.Argument(..., help="JSONL or CSV with note_id and text (or note_text), a .txt file, or a folder of .txt files"),
-    out: Path = typer.Option(..., "--out", help="output folder: scores.jsonl, scores.csv, mentions.jsonl, errors.jsonl"),
-    id_col: str = typer.Option(None, "--id-col"),
-    text_col: str = typer.Option(None, "--text-col"),
-    model_dir: Path = typer.Option(None, "--model", help="folder with a trained model (default: the shipped one)"),
+    input: Path = typer.Argument(None, help="CSV, JSONL, Parquet, a .txt file or a folder of .txt files; omit with --db to read a NOTE table"),
+    out: Path = typer.Option(..., "--out", help="output folder"),
+    db: str = typer.Option(None, "--db", help="SQLAlchemy URL: the OMOP NOTE table to read (without INPUT) and where --note-nlp rows go"),
+    table: str = typer.Option("note", "--table", help="table to read with --db"),
+    where: str = typer.Option(None, "--where", help="SQL condition on the table, e.g. \"note_date >= '2024-01-01'\""),
+    id_col: str = typer.Option(None, "--id-col", help="note id column (default note_id)"),
+    text_col: str = typer.Option(None, "--text-col", help="text column (default note_text or text)"),
+    person_col: str = typer.Option(None, "--person-col", help="person column (default person_id)"),
+    datetime_col: str = typer.Option(None, "--datetime-col", help="date column (default note_datetime or note_date)"),
+    title_col: str = typer.Option(None, "--title-col", help="title column (default note_title)"),
+    fmt: str = typer.Option("csv", "--format", help="scores table besides scores.jsonl: csv or parquet"),
+    note_nlp: bool = typer.Option(False, "--note-nlp", help="write OMOP NOTE_NLP rows (to --db if given, else note_nlp.csv)"),
+    workers: int = typer.Option(0, "--workers", min=0, help="worker processes (default: all cores)"),
+    resume: bool = typer.Option(False, "--resume", help="finish an interrupted run in the same --out folder"),
+    chunk_size: int = typer.Option(256, "--chunk-size", min=1, help="notes per resumable chunk"),
     force: bool = typer.Option(False, "--force", help="overwrite existing output"),
+    model_dir: Path = typer.Option(None, "--model", help="folder with a trained model (default: the shipped one)"),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (default: when on a terminal)"),
     show_evidence: bool = typer.Option(False, "--show-evidence", help="print flagged notes with their evidence (note text: off by default)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Score notes for current NMS: one record per note (contract section 2)."""
-    _setup_logging(verbose)
-    from .io import read_notes
-    from .model import load_model
-    from .score import Scorer
-    from .screen import score_records, write_outputs
+    """Score notes for current NMS: scores, mentions, a screening list, a patient list, errors and run.json."""
+    import os
 
-    if out.exists() and any(out.iterdir()) and not force:
-        raise typer.BadParameter(f"{out} is not empty; pass --force to overwrite", param_hint="--out")
+    _setup_logging(verbose)
+    from .io import Columns
+    from .screen import Options, Source, run_screen
+
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
+    if input is None and db is None:
+        raise typer.BadParameter("give an INPUT file or folder, or --db with a NOTE table")
+    cols = Columns(id_col, text_col, person_col, datetime_col, title_col)
+    source = Source(path=input, columns=cols) if input is not None else Source(db=db, table=table, where=where, columns=cols)
+    opts = Options(out=out, workers=workers or os.cpu_count() or 1, fmt=fmt, note_nlp=note_nlp,
+                   note_nlp_db=db if (note_nlp and db) else None, resume=resume, force=force,
+                   model_dir=str(model_dir) if model_dir else None, progress=progress, chunk=chunk_size)
     try:
-        scorer = Scorer(model=load_model(model_dir))
-        counts = write_outputs(score_records(read_notes(input, id_col, text_col), scorer), out)
+        if model_dir is not None:
+            from .model import load_model
+
+            load_model(model_dir)  # refuse a bad model before reading anything
+        summary = run_screen(source, opts)
     except NmsnlpError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    c = summary["counts"]
     typer.echo(
-        f"{counts['notes']} notes: {counts['scored']} scored, {counts['flagged']} flagged, {counts['errors']} errors "
-        f"in {counts['seconds']}s -> {out}/scores.jsonl, scores.csv"
+        f"{c['input_rows']} notes: {c['processed']} scored, {c['flagged']} flagged, {c['errors']} errors, "
+        f"{c['patients']} patients, {c['duplicate_note_ids']} duplicate ids\n"
+        f"screening list: {out / 'screening_list.csv'}\npatient list:   {out / 'patients.csv'}\n"
+        f"scores: {out / 'scores.jsonl'}; run summary: {out / 'run.json'}"
     )
     if show_evidence:
         _print_flagged(out / "scores.jsonl")

@@ -23,6 +23,20 @@ log = logging.getLogger(__name__)
 
 ID_COLUMNS = ("note_id",)
 TEXT_COLUMNS = ("text", "note_text")
+PERSON_COLUMNS = ("person_id",)
+DATETIME_COLUMNS = ("note_datetime", "note_date")
+TITLE_COLUMNS = ("note_title",)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which input columns hold what; None means the OMOP default names (note_id, note_text, ...)."""
+
+    id: str | None = None
+    text: str | None = None
+    person: str | None = None
+    datetime: str | None = None
+    title: str | None = None
 
 
 @dataclass
@@ -48,10 +62,31 @@ def _pick(columns: list[str], wanted: str | None, defaults: tuple[str, ...], wha
     )
 
 
-def _row_record(row: dict[str, Any], id_col: str, text_col: str, source: str) -> NoteRecord:
+def _optional(columns: list[str], wanted: str | None, defaults: tuple[str, ...], what: str, where: str) -> str | None:
+    if wanted:
+        return _pick(columns, wanted, defaults, what, where)
+    return next((c for c in defaults if c in columns), None)
+
+
+def _meta_names(columns: list[str], cols: Columns, where: str) -> dict[str, str]:
+    """Input column -> the standard meta key (person_id, note_datetime, note_title)."""
+    names = {}
+    for wanted, defaults, key in ((cols.person, PERSON_COLUMNS, "person_id"), (cols.datetime, DATETIME_COLUMNS, "note_datetime"),
+                                  (cols.title, TITLE_COLUMNS, "note_title")):
+        found = _optional(columns, wanted, defaults, key, where)
+        if found:
+            names[found] = key
+    return names
+
+
+def _row_record(row: dict[str, Any], id_col: str, text_col: str, source: str,
+                meta_names: dict[str, str] | None = None) -> NoteRecord:
     raw_id = row.get(id_col)
     text = row.get(text_col)
-    meta = {k: v for k, v in row.items() if k not in (id_col, text_col)}
+    if meta_names is None:
+        meta = {k: v for k, v in row.items() if k not in (id_col, text_col)}
+    else:
+        meta = {key: _plain(row.get(col)) for col, key in meta_names.items()}
     note_id = None if raw_id is None or str(raw_id).strip() == "" else str(raw_id)
     rec = NoteRecord(note_id, text if isinstance(text, str) else None, source, meta)
     if note_id is None:
@@ -66,8 +101,20 @@ def _row_record(row: dict[str, Any], id_col: str, text_col: str, source: str) ->
     return rec
 
 
-def read_jsonl(path: Path, id_col: str | None = None, text_col: str | None = None) -> Iterator[NoteRecord]:
+def _plain(value: Any) -> Any:
+    """JSON-friendly scalars (dates and numpy/arrow values become strings or Python numbers)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def read_jsonl(path: Path, id_col: str | None = None, text_col: str | None = None, cols: Columns | None = None) -> Iterator[NoteRecord]:
     columns: list[str] | None = None
+    meta_names: dict[str, str] | None = None
     with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -85,10 +132,11 @@ def read_jsonl(path: Path, id_col: str | None = None, text_col: str | None = Non
                 columns = list(row)
                 id_name = _pick(columns, id_col, ID_COLUMNS, "note id", path.name)
                 text_name = _pick(columns, text_col, TEXT_COLUMNS, "text", path.name)
-            yield _row_record(row, id_name, text_name, source)
+                meta_names = _meta_names(columns, cols, path.name) if cols else None
+            yield _row_record(row, id_name, text_name, source, meta_names)
 
 
-def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None) -> Iterator[NoteRecord]:
+def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None, cols: Columns | None = None) -> Iterator[NoteRecord]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh)
@@ -100,6 +148,7 @@ def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None)
             raise InputSchemaError(f"{path.name}: cannot read the CSV header ({exc})") from exc
         id_name = _pick(header, id_col, ID_COLUMNS, "note id", path.name)
         text_name = _pick(header, text_col, TEXT_COLUMNS, "text", path.name)
+        meta_names = _meta_names(header, cols, path.name) if cols else None
         row_no = 1
         while True:
             row_no += 1
@@ -119,7 +168,7 @@ def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None)
                     error=f"{source}: malformed CSV row: {len(values)} fields, header has {len(header)}",
                 )
                 continue
-            yield _row_record(dict(zip(header, values)), id_name, text_name, source)
+            yield _row_record(dict(zip(header, values)), id_name, text_name, source, meta_names)
 
 
 def read_txt(path: Path) -> Iterator[NoteRecord]:
@@ -137,8 +186,64 @@ def read_txt(path: Path) -> Iterator[NoteRecord]:
     yield _row_record({"note_id": path.stem, "text": text}, "note_id", "text", source)
 
 
-def read_notes(path: str | Path, id_col: str | None = None, text_col: str | None = None) -> Iterator[NoteRecord]:
-    """Every note of an input: a .jsonl, .csv or .txt file, or a folder of .txt files (sorted by name)."""
+def read_parquet(path: Path, cols: Columns, batch_rows: int = 2048) -> Iterator[NoteRecord]:
+    """Parquet, streamed in record batches."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise InputSchemaError(f"{path.name}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+    columns = pf.schema_arrow.names
+    id_name = _pick(columns, cols.id, ID_COLUMNS, "note id", path.name)
+    text_name = _pick(columns, cols.text, TEXT_COLUMNS, "text", path.name)
+    meta_names = _meta_names(columns, cols, path.name)
+    wanted = [id_name, text_name, *meta_names]
+    row_no = 0
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):
+        for row in batch.to_pylist():
+            row_no += 1
+            yield _row_record(row, id_name, text_name, f"{path.name}:row {row_no}", meta_names)
+
+
+def read_db(url: str, table: str, where: str | None, cols: Columns, batch_rows: int = 1000) -> Iterator[NoteRecord]:
+    """An OMOP CDM NOTE table (or any table with an id and a text column) through SQLAlchemy, streamed."""
+    import sqlalchemy as sa
+
+    safe_url = sa.engine.make_url(url).render_as_string(hide_password=True)
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            insp = sa.inspect(conn)
+            if not insp.has_table(table):
+                raise InputSchemaError(f"{safe_url}: no table {table!r}; tables are {sorted(insp.get_table_names())}")
+            columns = [c["name"] for c in insp.get_columns(table)]
+            id_name = _pick(columns, cols.id, ID_COLUMNS, "note id", f"{safe_url} table {table}")
+            text_name = _pick(columns, cols.text, TEXT_COLUMNS, "text", f"{safe_url} table {table}")
+            meta_names = _meta_names(columns, cols, f"{safe_url} table {table}")
+            tbl = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            query = sa.select(*(tbl.c[c] for c in (id_name, text_name, *meta_names)))
+            if where:
+                query = query.where(sa.text(where))
+            query = query.order_by(tbl.c[id_name])
+            result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(query)
+            row_no = 0
+            for row in result.mappings():
+                row_no += 1
+                yield _row_record(dict(row), id_name, text_name, f"{table}:row {row_no}", meta_names)
+    except sa.exc.SQLAlchemyError as exc:
+        raise InputSchemaError(f"{safe_url}: database error ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
+    finally:
+        if "engine" in locals():
+            engine.dispose()
+
+
+def read_notes(
+    path: str | Path, id_col: str | None = None, text_col: str | None = None, cols: Columns | None = None
+) -> Iterator[NoteRecord]:
+    """Every note of an input: a .jsonl, .csv, .parquet or .txt file, or a folder of .txt files (sorted by name)."""
+    if cols is not None:
+        id_col, text_col = cols.id, cols.text
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".txt")
@@ -152,12 +257,14 @@ def read_notes(path: str | Path, id_col: str | None = None, text_col: str | None
     suffix = p.suffix.lower()
     try:
         if suffix in (".jsonl", ".ndjson", ".json"):
-            yield from read_jsonl(p, id_col, text_col)
+            yield from read_jsonl(p, id_col, text_col, cols)
         elif suffix in (".csv", ".tsv"):
-            yield from read_csv(p, id_col, text_col)
+            yield from read_csv(p, id_col, text_col, cols)
+        elif suffix in (".parquet", ".pq"):
+            yield from read_parquet(p, cols or Columns(id_col, text_col))
         elif suffix == ".txt":
             yield from read_txt(p)
         else:
-            raise InputSchemaError(f"{p}: unknown input type {suffix!r}; expected .jsonl, .csv, .txt or a folder")
+            raise InputSchemaError(f"{p}: unknown input type {suffix!r}; expected .jsonl, .csv, .parquet, .txt or a folder")
     except PermissionError as exc:
         raise InputSchemaError(f"{p}: cannot read ({exc.strerror})") from exc
