@@ -152,7 +152,7 @@ def screen_records(records: list[NoteRecord], note_nlp: tuple[str, str] | None =
                     out.note_nlp.extend(note_nlp_row(m, rec.text, 0, *note_nlp) for m in records_m)
             except NoteError as exc:
                 rec.error = f"{rec.source}: {exc}"
-            except Exception as exc:  # noqa: BLE001 - one bad note must not stop the batch
+            except Exception as exc:
                 log.exception("note %s (%s): unexpected error", rec.note_id, rec.source)
                 rec.error = f"{rec.source}: internal error {type(exc).__name__}"
         if rec.error:

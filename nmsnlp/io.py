@@ -192,7 +192,7 @@ def read_parquet(path: Path, cols: Columns, batch_rows: int = 2048) -> Iterator[
 
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+    except Exception as exc:
         raise InputSchemaError(f"{path.name}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
     columns = pf.schema_arrow.names
     id_name = _pick(columns, cols.id, ID_COLUMNS, "note id", path.name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,16 @@ class Model:
 
     def predict_proba(self, feature_dicts: list[dict[str, float]]) -> np.ndarray:
         return self.pipeline.predict_proba(feature_dicts)[:, self.positive_index]
+
+    def score_one(self, features: dict[str, float]) -> float:
+        """predict_proba for one note without scikit-learn's per-call overhead: the logistic function of
+        the decision value, from the fitted vocabulary and coefficients (equal to predict_proba)."""
+        vec: DictVectorizer = self.pipeline.named_steps["vectorize"]
+        clf: LogisticRegression = self.pipeline.named_steps["classify"]
+        coef = clf.coef_[0]
+        z = float(clf.intercept_[0]) + sum(float(coef[j]) * v for k, v in features.items() if (j := vec.vocabulary_.get(k)) is not None)
+        p1 = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        return p1 if self.positive_index == 1 else 1.0 - p1
 
     def contributions(self, features: dict[str, float]) -> dict[str, float]:
         """Each feature's additive share of the log-odds: coefficient x value (intercept left out)."""

@@ -87,7 +87,7 @@ class Scorer:
 
     def score_mentions(self, mentions: list[Mention], note_id: str | None = None, person_id: str | None = None) -> NoteScore:
         feats = self.features(mentions)
-        prob = float(self.model.predict_proba([feats])[0])
+        prob = self.model.score_one(feats)
         contrib = self.model.contributions(feats)
         crit = criteria(mentions, self.drug_classes)
         evidence: dict[tuple[int, int, str], Mention] = {}

@@ -48,7 +48,7 @@ class Source:
     db: str | None = None
     table: str = "note"
     where: str | None = None
-    columns: Columns = Columns()
+    columns: Columns = Columns()  # noqa: RUF009 - a frozen dataclass, safe as a default
 
     def describe(self) -> dict[str, Any]:
         if self.path is not None:
@@ -113,17 +113,23 @@ def _write_part(parts: Path, index: int, result: ChunkResult, n_records: int) ->
 
 
 _NOTE_NLP_PARAMS: tuple[str, str] | None = None
+_PARTS_DIR: Path | None = None
 
 
-def _worker_init(model_dir: str | None, note_nlp: tuple[str, str] | None) -> None:
-    global _NOTE_NLP_PARAMS
+def _worker_init(model_dir: str | None, note_nlp: tuple[str, str] | None, parts: str) -> None:
+    global _NOTE_NLP_PARAMS, _PARTS_DIR
     _NOTE_NLP_PARAMS = note_nlp
+    _PARTS_DIR = Path(parts)
     _init_scorer(model_dir)
 
 
-def _score_chunk(task: tuple[int, list[NoteRecord]]) -> tuple[int, int, ChunkResult]:
+def _score_chunk(task: tuple[int, list[NoteRecord]]) -> tuple[int, int, int]:
+    """Score a chunk and write its part (in the worker, so results never travel back through a pipe)."""
     index, records = task
-    return index, len(records), screen_records(records, _NOTE_NLP_PARAMS)
+    assert _PARTS_DIR is not None
+    result = screen_records(records, _NOTE_NLP_PARAMS)
+    _write_part(_PARTS_DIR, index, result, len(records))
+    return index, len(records), result.chars
 
 
 def run_screen(source: Source, opts: Options) -> dict[str, Any]:
@@ -180,11 +186,10 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
 
     n_new = chars = 0
     try:
-        for index, n, result in ordered_map(_score_chunk, tasks(), opts.workers,
-                                            _Init(opts.model_dir, nlp_params)):
-            _write_part(parts, index, result, n)
+        for _index, n, n_chars in ordered_map(_score_chunk, tasks(), opts.workers,
+                                              _Init(opts.model_dir, nlp_params, str(parts))):
             n_new += n
-            chars += result.chars
+            chars += n_chars
             progress.update(n)
     finally:
         progress.close()
@@ -207,8 +212,8 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
 class _Init:
     """A picklable initializer for the worker processes."""
 
-    def __init__(self, model_dir: str | None, note_nlp: tuple[str, str] | None):
-        self.args = (model_dir, note_nlp)
+    def __init__(self, model_dir: str | None, note_nlp: tuple[str, str] | None, parts: str):
+        self.args = (model_dir, note_nlp, parts)
 
     def __call__(self) -> None:
         _worker_init(*self.args)

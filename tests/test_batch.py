@@ -284,8 +284,9 @@ def postgres():
 
 
 def test_postgresql_note_table_and_note_nlp(postgres, tmp_path):
-    import sqlalchemy as sa
     from datetime import date
+
+    import sqlalchemy as sa
 
     engine = sa.create_engine(postgres)
     md = sa.MetaData()

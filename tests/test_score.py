@@ -167,3 +167,11 @@ def test_screen_writes_one_record_per_note(tmp_path):
     header = (out / "scores.csv").read_text().splitlines()[0].split(",")
     assert header[:8] == ["note_id", "person_id", "score", "flagged", "criteria_points", "nms_history", "evidence", "error"]
     assert "lead-pipe" not in result.output  # evidence (note text) only with --show-evidence
+
+
+def test_single_note_scoring_equals_predict_proba():
+    model = load_model()
+    texts = [NMS_NOTE, "Knee pain. No fever.", "Hx NMS 2019. On quetiapine.", "T 38.9, rigid, CK 9000, on Reglan."]
+    feature_dicts = [feats(t) for t in texts]
+    batch = model.predict_proba(feature_dicts)
+    assert [round(model.score_one(f), 9) for f in feature_dicts] == [round(float(p), 9) for p in batch]
