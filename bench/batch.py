@@ -12,7 +12,6 @@ Skips when ../shared is absent.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -21,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = ROOT.parent / "shared"
+from common import DEFAULT_SHARED, ROOT, mtsamples_distinct
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -53,14 +51,7 @@ def main() -> int:
     if not src_csv.is_file():
         print(f"skipped: {src_csv} not found")
         return 0
-    csv.field_size_limit(2**31 - 1)
-    texts, seen = [], set()
-    with src_csv.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            t = (row.get("transcription") or "").strip()
-            if t and t not in seen:
-                seen.add(t)
-                texts.append(t)
+    texts = [t for _, t in mtsamples_distinct(args.shared)]
     work = Path(tempfile.mkdtemp(prefix="nmsnlp-batch-"))
     notes = work / "notes.jsonl"
     chars = 0

@@ -12,13 +12,11 @@ Skips when ../shared is absent.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = ROOT.parent / "shared"
+from common import DEFAULT_SHARED, ROOT, mtsamples_distinct
 
 
 def main() -> int:
@@ -33,13 +31,7 @@ def main() -> int:
     from nmsnlp.score import Scorer
 
     scorer = Scorer()
-    csv.field_size_limit(2**31 - 1)
-    seen: dict[str, str] = {}
-    with (data / "mtsamples" / "mtsamples.csv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            text = (row.get("transcription") or "").strip()
-            if text and text not in seen:
-                seen[text] = row["note_id"]
+    seen = {text: nid for nid, text in mtsamples_distinct(data.parent)}
     flagged = []
     for text, nid in seen.items():
         s, _ = scorer(text, nid)

@@ -11,30 +11,17 @@ the ratios, and the peak resident memory after the nmsnlp pass. Skips when ../sh
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import sys
 import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SHARED = ROOT.parent / "shared"
+from common import DEFAULT_SHARED, ROOT, mtsamples_distinct
 
 
 def load_notes(shared: Path, n: int) -> list[str]:
-    path = shared / "eval-data" / "mtsamples" / "mtsamples.csv"
-    csv.field_size_limit(2**31 - 1)
-    seen, notes = set(), []
-    with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            text = (row.get("transcription") or "").strip()
-            if text and text not in seen:
-                seen.add(text)
-                notes.append(text)
-                if len(notes) == n:
-                    break
-    return notes
+    return [text for _, text in mtsamples_distinct(shared, n)]
 
 
 def timed(fn, notes: list[str]) -> float:
