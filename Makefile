@@ -20,7 +20,7 @@ venv: $(VENV)/.installed
 demo: venv
 	$(BIN)/nmsnlp screen corpora/demo/notes.jsonl --out $(OUT) --force --show-evidence
 	@echo ""
-	@echo "Results: $(OUT)/scores.csv (one row per note), $(OUT)/scores.jsonl, $(OUT)/mentions.jsonl, $(OUT)/errors.jsonl"
+	@echo "All results are in $(OUT)/: screening_list.csv (flagged notes, ranked), patients.csv, scores.csv, mentions.jsonl, errors.jsonl, run.json"
 
 test: venv
 	$(BIN)/ruff check nmsnlp tests bench
