@@ -114,8 +114,7 @@ class SectionFinder:
 
     def _section(self, phrase: str) -> str | None:
         """The section of a header phrase; a leading possessive is allowed ("HIS SOCIAL HISTORY")."""
-        key = norm_key(phrase)
-        return self._lookup.get(key) or self._lookup.get(_POSSESSIVE.sub("", key))
+        return self._lookup.get(norm_key(phrase)) or self._lookup.get(norm_key(_POSSESSIVE.sub("", phrase.lower())))
 
     def find(self, text: str) -> list[Header]:
         found: dict[int, Header] = {}
