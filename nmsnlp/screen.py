@@ -61,6 +61,37 @@ class Source:
         return {"type": "database", "url": sa.engine.make_url(self.db).render_as_string(hide_password=True),
                 "table": self.table, "where": self.where, "columns": self.columns.__dict__}
 
+    def count(self) -> int | None:
+        """How many notes the input holds, cheaply, for the progress bar's ETA (None when unknown)."""
+        try:
+            if self.path is None:
+                import sqlalchemy as sa
+
+                engine = sa.create_engine(self.db)  # type: ignore[arg-type]
+                try:
+                    with engine.connect() as conn:
+                        sql = f"select count(*) from {self.table}" + (f" where {self.where}" if self.where else "")
+                        return int(conn.execute(sa.text(sql)).scalar() or 0)
+                finally:
+                    engine.dispose()
+            if self.path.is_dir():
+                return sum(1 for f in self.path.iterdir() if f.suffix.lower() == ".txt")
+            suffix = self.path.suffix.lower()
+            if suffix in (".parquet", ".pq"):
+                import pyarrow.parquet as pq
+
+                return int(pq.ParquetFile(self.path).metadata.num_rows)
+            if suffix in (".jsonl", ".ndjson", ".json"):
+                with self.path.open("rb") as fh:
+                    return sum(1 for line in fh if line.strip())
+            if suffix in (".csv", ".tsv"):
+                csv.field_size_limit(2**31 - 1)
+                with self.path.open(encoding="utf-8", errors="replace", newline="") as fh:
+                    return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
+        except Exception:
+            return None
+        return None
+
     def records(self) -> Iterator[NoteRecord]:
         if self.db is not None and self.path is None:
             return read_db(self.db, self.table, self.where, self.columns)
@@ -172,7 +203,7 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
 
     done = {int(p.name) for p in parts.iterdir() if p.is_dir() and p.name.isdigit()}
     t0 = time.perf_counter()
-    progress = _progress(opts.progress)
+    progress = _progress(opts.progress, source)
     skipped = 0
 
     def tasks() -> Iterator[tuple[int, list[NoteRecord]]]:
@@ -227,14 +258,15 @@ class _NoProgress:
         pass
 
 
-def _progress(enabled: bool | None) -> Any:
+def _progress(enabled: bool | None, source: Source) -> Any:
+    """A progress bar with notes/s and ETA on stderr, only when it is a terminal (or asked for)."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled:
         return _NoProgress()
     from tqdm import tqdm
 
-    return tqdm(unit=" notes", desc="screening", smoothing=0.05, file=sys.stderr)
+    return tqdm(total=source.count(), unit=" notes", desc="screening", smoothing=0.05, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- assembly

@@ -308,3 +308,24 @@ def test_postgresql_note_table_and_note_nlp(postgres, tmp_path):
     engine.dispose()
     patients = csv_rows(tmp_path / "out" / "patients.csv")
     assert len(patients) == 3
+
+
+def test_progress_bar_shows_rate_and_eta_when_asked(tmp_path):
+    src = write_jsonl(tmp_path / "n.jsonl", corpus_rows(30))
+    proc = subprocess.run([sys.executable, "-m", "nmsnlp.cli", "screen", str(src), "--out", str(tmp_path / "o"),
+                           "--workers", "1", "--progress", "--chunk-size", "10"], capture_output=True, text=True, check=True)
+    assert "30/30" in proc.stderr and "notes/s" in proc.stderr and "<" in proc.stderr  # count, rate, ETA
+
+
+def test_input_counts_for_the_eta(tmp_path):
+    from nmsnlp.screen import Source
+
+    rows = corpus_rows(7)
+    assert Source(path=write_jsonl(tmp_path / "n.jsonl", rows)).count() == 7
+    with (tmp_path / "n.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    assert Source(path=tmp_path / "n.csv").count() == 7
+    url = _sqlite_note_table(tmp_path / "cdm.db", rows)
+    assert Source(db=url, where="note_id > 2").count() == 5
