@@ -137,8 +137,9 @@ def readings(ms: Iterable[M], concept: str) -> list[float]:
     return out
 
 
-def note_features(mentions: Iterable[Any], drug_classes: dict[str, str]) -> dict[str, float]:
-    """The feature dict of one note. `drug_classes` maps drug concepts to classes (patterns/concepts.json)."""
+def note_features(mentions: Iterable[Any], drug_classes: dict[str, str], points: int | None = None) -> dict[str, float]:
+    """The feature dict of one note. `drug_classes` maps drug concepts to classes (patterns/concepts.json);
+    `points`, the note's consensus-criteria points when the caller already has them."""
     ms = [as_m(m) for m in mentions]
     f: dict[str, float] = {}
 
@@ -254,9 +255,11 @@ def note_features(mentions: Iterable[Any], drug_classes: dict[str, str]) -> dict
                 ck_ratio >= 4]
         f["combo:exposure_and_core"] = sum(core) / 5
 
-    from .criteria import criteria  # local import: criteria reads the same mentions
+    if points is None:
+        from .criteria import criteria  # local import: criteria uses this module's mention helpers
 
-    f["criteria_points"] = criteria(ms, drug_classes).points / 100
+        points = criteria(ms, drug_classes).points
+    f["criteria_points"] = points / 100
     unknown = set(f) - set(FEATURES)
     assert not unknown, f"undocumented features {unknown}"
     return f

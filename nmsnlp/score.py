@@ -86,10 +86,10 @@ class Scorer:
         return note_features(mentions, self.drug_classes)
 
     def score_mentions(self, mentions: list[Mention], note_id: str | None = None, person_id: str | None = None) -> NoteScore:
-        feats = self.features(mentions)
+        crit = criteria(mentions, self.drug_classes)
+        feats = note_features(mentions, self.drug_classes, crit.points)
         prob = self.model.score_one(feats)
         contrib = self.model.contributions(feats)
-        crit = criteria(mentions, self.drug_classes)
         evidence: dict[tuple[int, int, str], Mention] = {}
         for feature, value in contrib.items():
             if value <= 0:
