@@ -24,6 +24,7 @@ demo: venv
 
 test: venv
 	$(BIN)/ruff check nmsnlp tests bench
+	$(BIN)/mypy nmsnlp
 	$(BIN)/python -m pytest -q
 
 bench: venv

@@ -193,6 +193,7 @@ def evaluate(
     from .evaluate import format_report, prepare
     from .extract import Extractor
     from .model import load_model
+    from .pipeline import drug_classes
 
     try:
         model = load_model(model_dir)
@@ -202,7 +203,7 @@ def evaluate(
     ex = Extractor()
     corp = load_corpus(corpus)
     data = {s: prepare(corp.split(s), ex) for s in SPLITS if s != "train"}
-    typer.echo(format_report(run_eval(model, data, ex.nlp.get_pipe("nmsnlp_mentions").rules.drug_classes)))
+    typer.echo(format_report(run_eval(model, data, drug_classes(ex.nlp))))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -140,7 +140,7 @@ def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
     idx = doc.to_array([IDX]).astype("int64")
     flags = numpy.where(numpy.isin(idx, numpy.asarray(starts, dtype="int64")), 1, -1).astype("int64")
     flags[0] = 1
-    doc.from_array([SENT_START], flags.astype("uint64").reshape(-1, 1))
+    doc.from_array([SENT_START], flags.astype("uint64").reshape(-1, 1))  # type: ignore[arg-type]
 
 
 @Language.factory(
@@ -392,13 +392,13 @@ class AssertionComponent(_RuleComponent):
         lo = max(lo_limit, start - self.status_window)
         hi = min(hi_limit, end + self.status_window)
         cut = None
-        for m in _CLAUSE_BREAK.finditer(text, lo, start):
-            cut = m.end()
+        for brk in _CLAUSE_BREAK.finditer(text, lo, start):
+            cut = brk.end()
         if cut is not None:
             lo = cut
-        m = _CLAUSE_BREAK.search(text, end, hi)
-        if m:
-            hi = m.start()
+        after_break = _CLAUSE_BREAK.search(text, end, hi)
+        if after_break:
+            hi = after_break.start()
         # the nearest strong cue wins; dose-frequency words ("BID", "daily") only say "active"
         cues = [(start - e, status) for _s, e, status in self._before.finditer(text, lo, start)]
         cues += [(s_ - end, status) for s_, _e, status in self._after.finditer(text, end, hi)]

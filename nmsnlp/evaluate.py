@@ -21,6 +21,7 @@ from .criteria import criteria
 from .extract import Extractor, Mention
 from .features import FEATURE_SCHEMA_VERSION, as_m, ck_uln_ratio, note_features, present
 from .model import Model, data_hash, library_versions, make_pipeline, threshold_for_sensitivity
+from .pipeline import drug_classes
 
 KEYWORD = re.compile(r"\bNMS\b|neuroleptic\s+malignant", re.I)
 SEED = 0
@@ -38,7 +39,7 @@ class Scored:
 
 
 def prepare(notes: list[dict[str, Any]], extractor: Extractor) -> list[Scored]:
-    classes = extractor.nlp.get_pipe("nmsnlp_mentions").rules.drug_classes
+    classes = drug_classes(extractor.nlp)
     out = []
     for n in notes:
         mentions = extractor(n["text"], n["note_id"])
@@ -90,7 +91,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
     }
 
 
-def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
     edges = np.linspace(0, 1, bins + 1)
     rows = []
     for lo, hi in itertools.pairwise(edges):

@@ -118,8 +118,8 @@ class Extractor:
 
             nlp = load()
         self.nlp = nlp
-        self.structure = nlp.get_pipe("nmsnlp_structure")
-        self.mentions = nlp.get_pipe("nmsnlp_mentions")
+        self.structure: Any = nlp.get_pipe("nmsnlp_structure")
+        self.mentions: Any = nlp.get_pipe("nmsnlp_mentions")
         self._later = [(name, proc) for name, proc in nlp.pipeline if name != "nmsnlp_structure"]
 
     def full(self, text: str, note_id: str | None = None) -> list[Mention]:

@@ -109,7 +109,7 @@ class M:
 def as_m(m: Any) -> M:
     get = m.get if isinstance(m, dict) else lambda k, d=None: getattr(m, k, d)
     return M(
-        concept=get("concept"), category=get("category"), negated=bool(get("negated", False)),
+        concept=str(get("concept")), category=str(get("category")), negated=bool(get("negated", False)),
         uncertain=bool(get("uncertain", False)), historical=bool(get("historical", False)),
         hypothetical=bool(get("hypothetical", False)), family=bool(get("family", False)), value=get("value"),
         drug_status=get("drug_status"), ref_high=get("ref_high"), values=tuple(get("values", None) or ()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import spacy
 from spacy.language import Language
@@ -23,5 +24,12 @@ def load(patterns_dir: str | Path | None = None) -> Language:
         nlp.add_pipe(name)
     folder = str(patterns_dir or default_patterns_dir())
     for name in PIPE_NAMES:
-        nlp.get_pipe(name).initialize(nlp=nlp, patterns_dir=folder)
+        component: Any = nlp.get_pipe(name)
+        component.initialize(nlp=nlp, patterns_dir=folder)
     return nlp
+
+
+def drug_classes(nlp: Language) -> dict[str, str]:
+    """Drug concept -> drug class, from the rules loaded in the pipeline's mention component."""
+    component: Any = nlp.get_pipe("nmsnlp_mentions")
+    return dict(component.rules.drug_classes)

@@ -321,7 +321,8 @@ class TermScanner:
     def build(cls, entries: Iterable[tuple[str, bool, Any]], right_boundary: str = r"(?![A-Za-z])") -> TermScanner:
         """entries: (term, case_sensitive, payload). The first payload for a key wins."""
         lookup: dict[str, Any] = {}
-        ci_terms, cs_terms = [], []
+        ci_terms: list[str] = []
+        cs_terms: list[str] = []
         for term, cs, payload in entries:
             key = ("s:" if cs else "i:") + norm_key(term, cs)
             if key not in lookup:

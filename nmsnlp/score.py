@@ -9,6 +9,7 @@ from .criteria import criteria
 from .extract import Extractor, Mention
 from .features import D2_CLASSES, as_m, exposure, note_features, present
 from .model import Model, load_model
+from .pipeline import drug_classes
 
 MAX_EVIDENCE = 12
 
@@ -67,8 +68,8 @@ def _supporting(feature: str, mentions: list[Mention], drug_classes: dict[str, s
         concept = {"amantadine_started": "amantadine"}.get(name, name)
         return [m for m in mentions if m.concept == concept and present(as_m(m))]
     if kind == "val":
-        concept = _VALUE_FEATURES.get(name.split("_")[0])
-        return [m for m in mentions if m.concept == concept and m.value is not None]
+        value_concept = _VALUE_FEATURES.get(name.split("_")[0])
+        return [m for m in mentions if m.concept == value_concept and m.value is not None]
     if feature == "past_nms":
         return [m for m in mentions if m.concept == "nms" and (m.historical or m.section == "allergies")]
     return []
@@ -80,7 +81,7 @@ class Scorer:
     def __init__(self, extractor: Extractor | None = None, model: Model | None = None):
         self.extractor = extractor or Extractor()
         self.model = model or load_model()
-        self.drug_classes = self.extractor.nlp.get_pipe("nmsnlp_mentions").rules.drug_classes
+        self.drug_classes = drug_classes(self.extractor.nlp)
 
     def features(self, mentions: list[Mention]) -> dict[str, float]:
         return note_features(mentions, self.drug_classes)

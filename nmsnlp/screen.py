@@ -58,6 +58,7 @@ class Source:
                     "mtime": int(st.st_mtime), "columns": self.columns.__dict__}
         import sqlalchemy as sa
 
+        assert self.db is not None
         return {"type": "database", "url": sa.engine.make_url(self.db).render_as_string(hide_password=True),
                 "table": self.table, "where": self.where, "columns": self.columns.__dict__}
 
@@ -181,7 +182,7 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
     }
     if opts.resume and (parts / "manifest.json").is_file():
         previous = json.loads((parts / "manifest.json").read_text())
-        started = previous.pop("started")
+        started: str = str(previous.pop("started"))
         if previous != manifest:
             raise InputSchemaError(
                 f"{out}: --resume needs the same input, model, patterns and options as the interrupted run; "
@@ -199,7 +200,8 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
         parts.mkdir(parents=True, exist_ok=True)
         started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         (parts / "manifest.json").write_text(json.dumps({**manifest, "started": started}, indent=1))
-    nlp_params = (f"nmsnlp {__version__} patterns {manifest['patterns_sha256'][:12]}", started[:19]) if opts.note_nlp else None
+    patterns_sha = str(manifest["patterns_sha256"])
+    nlp_params = (f"nmsnlp {__version__} patterns {patterns_sha[:12]}", started[:19]) if opts.note_nlp else None
 
     done = {int(p.name) for p in parts.iterdir() if p.is_dir() and p.name.isdigit()}
     t0 = time.perf_counter()
