@@ -148,10 +148,14 @@ def evaluate(model: Model, data: dict[str, list[Scored]], drug_classes: dict[str
     report["core4of6"] = binary_metrics(y, core / 6, 4 / 6)
 
     flagged = p >= model.threshold
-    by_cat: dict[str, list[bool]] = {}
-    for s, fl in zip(test, flagged):
-        by_cat.setdefault(s.note["category"], []).append(bool(fl))
-    report["flag_rate_by_category"] = {c: {"n": len(v), "flagged": sum(v)} for c, v in sorted(by_cat.items())}
+    systems = {"model": flagged, "keyword": kw >= 0.5, "criteria": pts(test) >= cut, "core4of6": core >= 4}
+    by_cat: dict[str, dict[str, int]] = {}
+    for i, s in enumerate(test):
+        row = by_cat.setdefault(s.note["category"], {"n": 0, **dict.fromkeys(systems, 0)})
+        row["n"] += 1
+        for name, flags in systems.items():
+            row[name] += int(flags[i])
+    report["flag_rate_by_category"] = dict(sorted(by_cat.items()))
     unnamed = [fl for s, fl in zip(test, flagged) if s.note["category"] == "unnamed_features"]
     report["recall_unnamed"] = sum(unnamed) / len(unnamed) if unnamed else float("nan")
     hist = [(fl, bool(s.features.get("past_nms"))) for s, fl in zip(test, flagged) if s.note["label"] == "nms_history"]
@@ -181,8 +185,10 @@ def format_report(r: dict[str, Any]) -> str:
               f"history-only notes flagged as current: {r['history_flagged_rate']:.3f}; given nms_history: {r['history_nms_history_rate']:.3f}",
               "", "reliability (test):", f"{'bin':10}{'n':>5}{'mean score':>12}{'observed':>10}"]
     lines += [f"{b['bin']:10}{b['n']:5d}{b['mean_score']:12.3f}{b['observed']:10.3f}" for b in r["reliability"]]
-    lines += ["", "flagged by category (test):"]
-    lines += [f"  {c:34}{v['flagged']:3d} / {v['n']}" for c, v in r["flag_rate_by_category"].items()]
+    lines += ["", "flagged by category (test; recall for current-NMS categories, false alarms for the rest):",
+              f"  {'category':32}{'n':>4}{'model':>7}{'keyword':>9}{'criteria':>10}{'4 of 6':>8}"]
+    lines += [f"  {c:32}{v['n']:4d}{v['model']:7d}{v['keyword']:9d}{v['criteria']:10d}{v['core4of6']:8d}"
+              for c, v in r["flag_rate_by_category"].items()]
     lines += ["", f"missed: {', '.join(r['errors']['missed']) or 'none'}",
               f"false alarms: {', '.join(r['errors']['false_alarms']) or 'none'}"]
     return "\n".join(lines)
