@@ -168,11 +168,11 @@ class MentionComponent(_RuleComponent):
             (term, r.case_sensitive, r) for r in rules.targets for term in r.terms
         )
 
-    def trigger_spans(self, text: str) -> list[tuple[int, int]]:
-        """Every trigger match (pseudo rules too) in a raw text: the cheap scan of the fast path."""
-        self._require_rules()
+    def has_trigger(self, text: str, start: int, end: int) -> bool:
+        """Whether the sentence text[start:end] holds any trigger (pseudo rules too): the cheap test of
+        the fast path, scanning exactly what __call__ scans for that sentence."""
         assert self.scanner is not None
-        return [(m.start(), m.end()) for m in self.scanner.regex.finditer(text)]
+        return self.scanner.regex.search(text, start, end) is not None
 
     def __call__(self, doc: Doc) -> Doc:
         self._require_rules()
@@ -183,12 +183,11 @@ class MentionComponent(_RuleComponent):
             for start, end, rule in self.scanner.finditer(text, s_start, s_end):
                 if rule.concept is None:
                     continue  # a pseudo rule: this text is not a mention
-                spans.extend(self._mentions(doc, rule, start, end, s_end))
+                spans.extend(self._mentions(doc, text, rule, start, end, s_end))
         doc.spans[SPAN_GROUP] = spans
         return doc
 
-    def _mentions(self, doc: Doc, rule: Any, start: int, end: int, limit: int) -> list[Span]:
-        text = doc.text
+    def _mentions(self, doc: Doc, text: str, rule: Any, start: int, end: int, limit: int) -> list[Span]:
         attrs: dict[str, Any] = {"concept": rule.concept, "category": rule.category, "rule": rule.id}
         out = []
         if rule.concept in UNITS:
@@ -340,6 +339,7 @@ class AssertionComponent(_RuleComponent):
         starts = [h[0] for h in headers]
         spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
         drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
+        text = doc.text  # Doc.text joins every token: read it once
         bounds = sentence_bounds(doc) if drugs else []
         sent_starts = [b[0] for b in bounds]
         for span in spans:
@@ -357,12 +357,12 @@ class AssertionComponent(_RuleComponent):
             status = None
             if attrs["category"] == "drug":
                 sent = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
-                status = "allergy" if section == "allergies" else self._drug_status(doc, span, drugs, sent)
+                status = "allergy" if section == "allergies" else self._drug_status(text, span, drugs, sent)
                 if status is None and section in _LIST_SECTIONS:
                     status = "active"
                 if status in ("stopped", "held", "allergy"):
                     flags["negated"] = False
-            elif section == "allergies" or _follows_allergy(doc, span, drugs):
+            elif section == "allergies" or _follows_allergy(text, span, drugs):
                 flags["historical"] = True
             if attrs.get("value") is not None:  # a measured value is neither absent nor in doubt
                 flags["negated"] = flags["uncertain"] = False
@@ -372,11 +372,10 @@ class AssertionComponent(_RuleComponent):
             span._.nmsnlp = attrs
         return doc
 
-    def _drug_status(self, doc: Doc, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
+    def _drug_status(self, text: str, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
         """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),
         or after it (up to the next drug); drugs joined by 'and' or commas share their cues."""
         assert self._before is not None and self._after is not None
-        text = doc.text
         sent_start, sent_end = sent
         same = [d for d in drugs if sent_start <= d.start_char < sent_end]
         k = next(i for i, d in enumerate(same) if d.start_char == span.start_char and d.end_char == span.end_char)
@@ -429,11 +428,11 @@ def _modifier_flags(span: Span) -> dict[str, bool]:
     return flags
 
 
-def _follows_allergy(doc: Doc, span: Span, drugs: list[Span]) -> bool:
+def _follows_allergy(text: str, span: Span, drugs: list[Span]) -> bool:
     """A reaction written in brackets right after a drug in an allergy entry: 'Haldol (NMS)'."""
     for d in drugs:
         if d.end_char <= span.start_char <= d.end_char + 4 and d._.nmsnlp.get("drug_status") == "allergy":
-            return "(" in doc.text[d.end_char : span.start_char] or "-" in doc.text[d.end_char : span.start_char]
+            return "(" in text[d.end_char : span.start_char] or "-" in text[d.end_char : span.start_char]
     return False
 
 

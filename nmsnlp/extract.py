@@ -1,7 +1,7 @@
 """From note text to mention records (contract section 1).
 
-The fast path: one regex scan finds every trigger term and section header in the raw text; only the
-sentences holding a trigger are tokenized, joined into one condensed Doc, and run through the
+The fast path: a regex scan splits the raw text into sentences and finds section headers; one
+compiled search per sentence tells whether it holds a trigger term; only those sentences are tokenized, joined into one condensed Doc, and run through the
 pipeline's mention, ConText and assertion components. Every component looks only inside a sentence
 (sections come from the header scan of the whole note), so the output equals that of `nlp(text)` on
 the whole note, mention for mention; a test checks this on varied notes.
@@ -131,7 +131,8 @@ class Extractor:
     def __call__(self, original: str, note_id: str | None = None) -> list[Mention]:
         text = check_text(original, note_id)
         headers, sentences = self.structure.analyse(text)
-        candidates = _sentences_with(sentences, self.mentions.trigger_spans(text))
+        has_trigger = self.mentions.has_trigger
+        candidates = [(s, e) for s, e in sentences if has_trigger(text, s, e)]
         if not candidates:
             return []
         # the condensed text: candidate sentences joined by newlines
@@ -165,19 +166,3 @@ class Extractor:
         for m in mentions:
             m.text = text[m.start : m.end]
         return mentions
-
-
-def _sentences_with(sentences: list[tuple[int, int]], hits: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The sentences that overlap any hit (both lists sorted by start)."""
-    keep = []
-    starts = [s for s, _ in sentences]
-    marked = set()
-    for hs, he in hits:
-        i = max(bisect.bisect_right(starts, hs) - 1, 0)
-        while i < len(sentences) and sentences[i][0] < he:
-            if sentences[i][1] > hs:
-                marked.add(i)
-            i += 1
-    for i in sorted(marked):
-        keep.append(sentences[i])
-    return keep
