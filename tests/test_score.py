@@ -175,3 +175,14 @@ def test_single_note_scoring_equals_predict_proba():
     feature_dicts = [feats(t) for t in texts]
     batch = model.predict_proba(feature_dicts)
     assert [round(model.score_one(f), 9) for f in feature_dicts] == [round(float(p), 9) for p in batch]
+
+
+def test_evaluate_prints_the_model_beside_three_baselines():
+    result = CliRunner().invoke(app, ["evaluate", "--corpus", str(ROOT / "corpora")])
+    assert result.exit_code == 0, result.output
+    for text in ("nmsnlp model", "keyword", "consensus points", "4 of 6", "AUROC", "Brier", "reliability",
+                 "unnamed_features", "never name NMS", "history-only"):
+        assert text in result.output, text
+    model_line = next(line for line in result.output.splitlines() if line.startswith("nmsnlp model"))
+    auroc = float(model_line.split(")")[1].split()[0])
+    assert auroc >= 0.95
