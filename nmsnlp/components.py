@@ -25,7 +25,7 @@ from spacy.tokens import Doc, Span
 
 from .errors import PatternFileError
 from .rules import RuleSet, TermScanner, load_rules, write_rules
-from .text import SectionFinder, split_sentences
+from .text import SectionFinder, section_at, split_sentences
 from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value
 
 SPAN_GROUP = "nmsnlp"
@@ -336,7 +336,6 @@ class AssertionComponent(_RuleComponent):
         if SPAN_GROUP not in doc.spans:
             return doc
         headers = doc._.nmsnlp_headers or []
-        starts = [h[0] for h in headers]
         spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
         drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
         text = doc.text  # Doc.text joins every token: read it once
@@ -344,8 +343,7 @@ class AssertionComponent(_RuleComponent):
         sent_starts = [b[0] for b in bounds]
         for span in spans:
             attrs = dict(span._.nmsnlp)
-            i = bisect.bisect_right(starts, span.start_char) - 1
-            section = headers[i][2] if i >= 0 else None
+            section = section_at(headers, span.start_char)
             flags = _modifier_flags(span)
             flags.update(attrs.pop("fixed", {}))
             if section in _HISTORICAL_SECTIONS:

@@ -19,6 +19,7 @@ from spacy.tokens import Doc
 
 from .components import SPAN_GROUP, set_sentence_starts
 from .errors import NoteError
+from .text import section_at
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +147,7 @@ class Extractor:
         condensed = "\n".join(pieces)
         doc = self.nlp.make_doc(condensed)
         set_sentence_starts(doc, seg_cond)
-        starts = [h[0] for h in headers]
-        cond_headers = []
-        for (s, _e), c in zip(candidates, seg_cond):
-            i = bisect.bisect_right(starts, s) - 1
-            cond_headers.append([c, c, headers[i][2] if i >= 0 else None])
-        doc._.nmsnlp_headers = cond_headers
+        doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg_cond)]
         for _name, proc in self._later:
             doc = proc(doc)
 

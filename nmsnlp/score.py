@@ -83,9 +83,6 @@ class Scorer:
         self.model = model or load_model()
         self.drug_classes = drug_classes(self.extractor.nlp)
 
-    def features(self, mentions: list[Mention]) -> dict[str, float]:
-        return note_features(mentions, self.drug_classes)
-
     def score_mentions(self, mentions: list[Mention], note_id: str | None = None, person_id: str | None = None) -> NoteScore:
         crit = criteria(mentions, self.drug_classes)
         feats = note_features(mentions, self.drug_classes, crit.points)

@@ -114,10 +114,6 @@ class Options:
     chunk: int = CHUNK
 
 
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def patterns_hash() -> str:
     from .rules import default_patterns_dir
 

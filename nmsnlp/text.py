@@ -6,9 +6,11 @@ components and the fast extraction path share them and agree to the character.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .rules import RuleSet, norm_key
 
@@ -140,12 +142,8 @@ class SectionFinder:
         return [found[k] for k in sorted(found)]
 
 
-def section_at(headers: list[Header], pos: int) -> str | None:
-    """The section in force at character `pos` (the last header that starts at or before it)."""
-    current = None
-    for h in headers:
-        if h.start <= pos:
-            current = h.section
-        else:
-            break
-    return current
+def section_at(headers: list[list[Any]], pos: int) -> str | None:
+    """The section in force at character `pos`: that of the last header ([start, end, section], in
+    text order) starting at or before it."""
+    i = bisect.bisect_right(headers, pos, key=lambda h: h[0]) - 1
+    return headers[i][2] if i >= 0 else None
