@@ -24,7 +24,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from .errors import PatternFileError
-from .rules import RuleSet, TermScanner, load_rules, write_rules
+from .rules import RuleSet, TermScanner, load_rules, norm_key, write_rules
 from .text import SectionFinder, section_at, split_sentences
 from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value
 
@@ -317,11 +317,13 @@ class AssertionComponent(_RuleComponent):
         self.name = name
         self.rules = None
         self.status_window = status_window
+        self._habits: frozenset[str] = frozenset()
         self._before: TermScanner | None = None
         self._after: TermScanner | None = None
 
     def set_rules(self, rules: RuleSet) -> None:
         self.rules = rules
+        self._habits = frozenset(norm_key(t) for r in rules.habits for t in r.terms)
         self._before = TermScanner.build(
             ((t, False, r.status) for r in rules.statuses if r.position == "before" for t in r.terms),
             right_boundary=r"(?![A-Za-z])",
@@ -346,7 +348,9 @@ class AssertionComponent(_RuleComponent):
             section = section_at(headers, span.start_char)
             flags = _modifier_flags(span)
             flags.update(attrs.pop("fixed", {}))
-            if section in _HISTORICAL_SECTIONS:
+            if section in _HISTORICAL_SECTIONS or (
+                attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits
+            ):  # substance-use wording is social history wherever it is written
                 flags["historical"] = True
             elif section == "family_history":
                 flags["family"] = True
@@ -405,6 +409,7 @@ class AssertionComponent(_RuleComponent):
         return "active" if cues else None
 
 
+_EDGE_PUNCT = " \t\r\n.,;:()[]"
 _JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
 

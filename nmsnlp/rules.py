@@ -64,6 +64,14 @@ class SectionRule:
 
 
 @dataclass(frozen=True)
+class HabitRule:
+    """Substance-use wording ("alcohol", "drug use", "smokes cigarettes"): social history wherever it is written."""
+
+    id: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StatusRule:
     id: str
     status: str
@@ -81,6 +89,7 @@ class RuleSet:
     sections: tuple[SectionRule, ...]
     statuses: tuple[StatusRule, ...]
     context: tuple[dict[str, Any], ...]  # medspaCy ConTextRule keyword arguments, validated
+    habits: tuple[HabitRule, ...] = ()
     source: str = field(default="", compare=False)
 
     def to_records(self) -> dict[str, list[dict[str, Any]]]:
@@ -103,6 +112,7 @@ class RuleSet:
                 for r in self.statuses
             ],
             "context": [dict(r) for r in self.context],
+            "habits": [{"id": r.id, "terms": list(r.terms)} for r in self.habits],
         }
 
 
@@ -231,9 +241,16 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
             raise PatternFileError(f"{where}: position must be 'before' or 'after', found {rec['position']!r}")
         statuses.append(StatusRule(claim(rec["id"], where), rec["status"], rec["position"], _terms(where, rec["terms"])))
 
+    habits: list[HabitRule] = []
+    if (root / "habits.jsonl").is_file():
+        for lineno, rec in _read_jsonl(root / "habits.jsonl"):
+            where = f"habits.jsonl:{lineno}"
+            _check_keys(where, rec, {"id", "terms"}, {"id", "terms", "comment"})
+            habits.append(HabitRule(claim(rec["id"], where), _terms(where, rec["terms"])))
+
     context: list[dict[str, Any]] = []
     allowed_ctx = {"id", "literal", "category", "direction", "pattern", "max_scope", "max_targets",
-                   "allowed_types", "excluded_types", "also", "comment"}
+                   "allowed_types", "excluded_types", "also", "terminated_by", "comment"}
     for lineno, rec in _read_jsonl(root / "context.jsonl"):
         where = f"context.jsonl:{lineno}"
         _check_keys(where, rec, {"id", "literal", "category", "direction"}, allowed_ctx)
@@ -251,6 +268,9 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
         for cat in rec.get("also", []):
             if cat not in CONTEXT_CATEGORIES[:5]:
                 raise PatternFileError(f"{where}: 'also' names {cat!r}, not an assertion category")
+        for cat in rec.get("terminated_by", []):
+            if cat not in CONTEXT_CATEGORIES[:5]:
+                raise PatternFileError(f"{where}: 'terminated_by' names {cat!r}, not an assertion category")
         context.append(rec)
 
     return RuleSet(
@@ -260,6 +280,7 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
         sections=tuple(sections),
         statuses=tuple(statuses),
         context=tuple(context),
+        habits=tuple(habits),
         source=str(root),
     )
 
@@ -369,6 +390,7 @@ def write_rules(rules: RuleSet, path: str | Path) -> None:
         root / "sections.jsonl": records["sections"],
         root / "drug_status.jsonl": records["drug_status"],
         root / "context.jsonl": records["context"],
+        root / "habits.jsonl": records["habits"],
     }
     for file, rows in files.items():
         file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

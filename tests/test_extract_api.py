@@ -37,6 +37,15 @@ def test_assertions_on_given_spans():
     assert flags[3]["family"]
 
 
+def test_substance_use_is_social_history_wherever_written():
+    text = "Denies alcohol or drug use. He smokes cigarettes. Alcohol withdrawal seizure today."
+    phrases = ["alcohol", "drug use", "smokes cigarettes", "Alcohol withdrawal"]
+    spans = [(text.index(p), text.index(p) + len(p)) for p in phrases]
+    flags = nmsnlp.assertions(text, spans)
+    assert [f["historical"] for f in flags] == [True, True, True, False]
+    assert flags[0]["negated"] and flags[1]["negated"] and not flags[2]["negated"]
+
+
 def test_assertions_reject_spans_outside_the_text():
     with pytest.raises(ValueError, match="does not fall within"):
         nmsnlp.assertions("short", [(2, 50)])

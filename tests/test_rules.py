@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nmsnlp.errors import PatternFileError
-from nmsnlp.rules import load_rules
+from nmsnlp.rules import load_rules, write_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,6 +52,9 @@ def _append(path: Path, record: dict) -> None:
         ("context.jsonl", {"id": "x.6", "literal": "q", "category": "MAYBE", "direction": "FORWARD"}, "unknown ConText category"),
         ("context.jsonl", {"id": "x.7", "literal": "q", "category": "FAMILY", "direction": "FORWARD", "pattern": [{"LOWR": "q"}]}, "invalid token pattern"),
         ("sections.jsonl", {"id": "x.8", "section": "Bad Name", "terms": ["a"]}, "not lower snake_case"),
+        ("context.jsonl", {"id": "x.9", "literal": "q", "category": "HISTORICAL", "direction": "FORWARD", "terminated_by": ["NEGATION"]}, "'terminated_by' names 'NEGATION'"),
+        ("habits.jsonl", {"id": "x.10", "terms": ["khat"], "flags": ["historical"]}, "unknown key"),
+        ("habits.jsonl", {"id": "x.11", "terms": []}, "non-empty list"),
     ],
 )
 def test_bad_rules_are_rejected_naming_file_line_and_key(patterns, file, record, message):
@@ -65,3 +68,10 @@ def test_invalid_json_names_the_line(patterns):
     (patterns / "sections.jsonl").write_text('{"id": "a", "section": "hpi", "terms": ["x"]}\n{oops\n')
     with pytest.raises(PatternFileError, match=r"sections.jsonl:2: not valid JSON"):
         load_rules(patterns)
+
+
+def test_write_rules_reads_back_unchanged(tmp_path):
+    rules = load_rules(ROOT / "patterns")
+    assert rules.habits and any("terminated_by" in r for r in rules.context)
+    write_rules(rules, tmp_path / "copy")
+    assert load_rules(tmp_path / "copy") == rules
