@@ -89,7 +89,7 @@ class RuleSet:
     sections: tuple[SectionRule, ...]
     statuses: tuple[StatusRule, ...]
     context: tuple[dict[str, Any], ...]  # medspaCy ConTextRule keyword arguments, validated
-    habits: tuple[HabitRule, ...] = ()
+    habits: tuple[HabitRule, ...]
     source: str = field(default="", compare=False)
 
     def to_records(self) -> dict[str, list[dict[str, Any]]]:
@@ -242,11 +242,10 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
         statuses.append(StatusRule(claim(rec["id"], where), rec["status"], rec["position"], _terms(where, rec["terms"])))
 
     habits: list[HabitRule] = []
-    if (root / "habits.jsonl").is_file():
-        for lineno, rec in _read_jsonl(root / "habits.jsonl"):
-            where = f"habits.jsonl:{lineno}"
-            _check_keys(where, rec, {"id", "terms"}, {"id", "terms", "comment"})
-            habits.append(HabitRule(claim(rec["id"], where), _terms(where, rec["terms"])))
+    for lineno, rec in _read_jsonl(root / "habits.jsonl"):
+        where = f"habits.jsonl:{lineno}"
+        _check_keys(where, rec, {"id", "terms"}, {"id", "terms", "comment"})
+        habits.append(HabitRule(claim(rec["id"], where), _terms(where, rec["terms"])))
 
     context: list[dict[str, Any]] = []
     allowed_ctx = {"id", "literal", "category", "direction", "pattern", "max_scope", "max_targets",
@@ -265,12 +264,10 @@ def load_rules(patterns_dir: str | Path | None = None) -> RuleSet:
                     raise PatternFileError(f"{where}: {key} names {label!r}, not a mention category")
         if "pattern" in rec:
             _validate_token_pattern(where, rec["pattern"])
-        for cat in rec.get("also", []):
-            if cat not in CONTEXT_CATEGORIES[:5]:
-                raise PatternFileError(f"{where}: 'also' names {cat!r}, not an assertion category")
-        for cat in rec.get("terminated_by", []):
-            if cat not in CONTEXT_CATEGORIES[:5]:
-                raise PatternFileError(f"{where}: 'terminated_by' names {cat!r}, not an assertion category")
+        for key in ("also", "terminated_by"):
+            for cat in rec.get(key, []):
+                if cat not in CONTEXT_CATEGORIES[:5]:
+                    raise PatternFileError(f"{where}: {key!r} names {cat!r}, not an assertion category")
         context.append(rec)
 
     return RuleSet(
