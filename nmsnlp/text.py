@@ -32,6 +32,18 @@ _WRAPPED_PREV = re.compile(r"[a-z,]$")
 _WRAPPED_NEXT = re.compile(r"[ \t]*[a-z]")
 
 
+# A dated row of a vertical lab or vitals table: "  2/12 AM    38,900", "HD2: 39.4 C", "- 2/13 06:00 41,200 (peak)".
+# Rows under a short line ending in ":" stay in that line's sentence, so "CK trend (U/L):" and its rows
+# are read as one trend (values.py).
+DATED_ROW = re.compile(
+    r"[ \t]*(?:[-*•][ \t]*)?"
+    r"(?:\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{4}-\d{2}-\d{2}|(?i:hd|pod|day|d)[ \t]?#?\d{1,2})"
+    r"(?:[ \t]+(?:\d{1,2}:\d{2}|\d{4}h|(?i:am|pm|ed|er|icu|noon|eve|evening|night|morning|admit|admission)(?![A-Za-z])))?"
+    r"[ \t]*[:\-]?[ \t]+(?P<value>[<>]?[ \t]*\d[\d,]*(?:\.\d+)?)(?![\d/:])[^\r\n\d]{0,40}"
+)
+_TABLE_HEAD_LINE = re.compile(r"[^\r\n]{1,60}:[ \t]*")
+
+
 def _line_spans(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in re.finditer(r"\r\n|\r|\n", text):
@@ -45,15 +57,21 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
     """Sentence (start, end) character spans, trimmed of surrounding whitespace, in text order.
 
     Boundaries: every line break, except a hard-wrapped narrative line (a line of 60+ characters
-    ending in a lower-case letter or comma, followed by a line starting in lower case); sentence-final
+    ending in a lower-case letter or comma, followed by a line starting in lower case) and the dated
+    rows of a table under a short line ending in ":" (``DATED_ROW``); sentence-final
     punctuation followed by a capital, digit or bullet, unless the word before is an abbreviation;
     and the start of every section header (``header_starts``). Boundaries always fall on whitespace
     or a line break, so tokens never straddle them.
     """
     cuts: list[int] = []
     lines = _line_spans(text)
+    in_table = False
     for i, (ls, le) in enumerate(lines):
         line = text[ls:le]
+        if i > 0 and DATED_ROW.fullmatch(line) and (in_table or _TABLE_HEAD_LINE.fullmatch(text, *lines[i - 1])):
+            in_table = True  # a row of the table headed by the line above: no boundary
+            continue
+        in_table = False
         if i > 0:
             prev_s, prev_e = lines[i - 1]
             prev = text[prev_s:prev_e].rstrip()

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .text import DATED_ROW
+
 UNITS = {
     "temperature": "C",
     "ck": "U/L",
@@ -86,6 +88,12 @@ _REF = re.compile(
     r"[ \t]*[(\[][ \t]*(?:(?i:ref(?:erence)?(?:[ \t]+range)?|normal(?:[ \t]+range)?|nl|rr|uln|range|n)[ \t:=]*)?"
     r"(?:(?P<lo>\d[\d,]*(?:\.\d+)?)[ \t]*(?:-|–|to)[ \t]*)?(?P<hi>\d[\d,]*(?:\.\d+)?)[^)\]]{0,20}[)\]]"
 )
+# the rest of a table's header line after its trigger: "CK trend (U/L):" (the rows follow on the next lines)
+_TABLE_HEAD = re.compile(
+    r"(?:[ \t]+(?i:trend|trends|values?|levels?|results?|series|daily|serial|over[ \t]+time))*"
+    r"[ \t]*(?:\([ \t]*(?P<u>[^()\r\n]{1,12}?)[ \t]*\))?[ \t]*:[ \t]*(?=\r?\n)"
+)
+_LINE = re.compile(r"\r?\n([^\r\n]*)")
 _RANGE_DASH = re.compile(r"[ \t]*[-–][ \t]*")
 _DIASTOLIC = re.compile(r"[ \t]*/[ \t]*(\d+(?:\.\d+)?)(?:'?s)?")
 _TREND_STEP = re.compile(
@@ -170,6 +178,9 @@ def parse_value(
     """Read the value written after a trigger ending at `pos`; None when there is none."""
     if concept not in UNITS:
         return None
+    head = _TABLE_HEAD.match(text, pos, limit)
+    if head:
+        return _table(concept, text, head, limit)
     # connectors: words and punctuation between the trigger and the number, at most max_gap chars
     i = pos
     while i < limit and i - pos <= max_gap:
@@ -246,6 +257,38 @@ def parse_value(
         ref_high=ref_high,
         diastolic=diastolic,
     )
+
+
+def _table(concept: str, text: str, head: re.Match[str], limit: int) -> ValueMatch | None:
+    """A vertical table under its header line, "CK trend (U/L):" then dated rows "2/11 ED  14,320":
+    read as a trend, so the value is the first row's number and `values` holds every row's."""
+    unit_text = head.group("u")
+    values: list[float] = []
+    comparator, first_end = None, head.end()
+    for line in _LINE.finditer(text, head.end(), limit):
+        row = DATED_ROW.fullmatch(text, line.start(1), line.end(1))
+        if row is None:
+            break
+        i = row.start("value")
+        c = _COMPARATOR.match(text, i, row.end())
+        if c:
+            i = c.end()
+        got = _number_at(concept, text, i, row.end())
+        if got is None:
+            break
+        number, end, suffix = got
+        um = _UNIT_RE[concept].match(text, end, row.end())
+        norm = _normalize(concept, number, suffix, um.group("u") if um else unit_text)
+        if norm is None:
+            break
+        if not values:
+            comparator = _CMP_MAP.get(c.group("cmp").lower()) if c else None
+            first_end = um.end() if um else end
+        values.append(norm[0])
+    if not values:
+        return None
+    return ValueMatch(value=values[0], unit=UNITS[concept], comparator=comparator, end=first_end,
+                      values=tuple(values) if len(values) > 1 else ())
 
 
 def _trend(concept: str, text: str, j: int, limit: int, suffix: str, unit_text: str | None, with_end: bool = False) -> Any:

@@ -70,3 +70,11 @@ def test_a_5_mb_note_is_processed():
     mentions = nmsnlp.extract(text, "big")
     assert [m.concept for m in mentions][-4:] == ["fever", "temperature", "rigidity", "haloperidol"]
     assert len(text) >= 5_000_000
+
+
+def test_a_vertical_lab_table_is_one_trend():
+    text = "CK trend (U/L):\n  2/11 ED    14,320\n  2/12 AM    38,900\n  2/13 AM    41,200 (peak)\n  2/14 AM    22,650\nTmax 38.2 C."
+    ck = [m for m in nmsnlp.extract(text) if m.concept == "ck"]
+    assert len(ck) == 1
+    assert ck[0].value == 14320 and list(ck[0].values) == [14320, 38900, 41200, 22650] and ck[0].unit == "U/L"
+    assert max(ck[0].values) == 41200  # the peak, which the features and consensus criteria read
