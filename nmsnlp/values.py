@@ -261,10 +261,11 @@ def parse_value(
 
 def _table(concept: str, text: str, head: re.Match[str], limit: int) -> ValueMatch | None:
     """A vertical table under its header line, "CK trend (U/L):" then dated rows "2/11 ED  14,320":
-    read as a trend, so the value is the first row's number and `values` holds every row's."""
+    read as a trend, so the value is the first row's number and `values` holds every row's. The
+    mention stays on the header trigger (corpora/GUIDELINES.md section 8, point 6)."""
     unit_text = head.group("u")
     values: list[float] = []
-    comparator, first_end = None, head.end()
+    comparator = None
     for line in _LINE.finditer(text, head.end(), limit):
         row = DATED_ROW.fullmatch(text, line.start(1), line.end(1))
         if row is None:
@@ -281,13 +282,12 @@ def _table(concept: str, text: str, head: re.Match[str], limit: int) -> ValueMat
         norm = _normalize(concept, number, suffix, um.group("u") if um else unit_text)
         if norm is None:
             break
-        if not values:
-            comparator = _CMP_MAP.get(c.group("cmp").lower()) if c else None
-            first_end = um.end() if um else end
+        if not values and c:
+            comparator = _CMP_MAP.get(c.group("cmp").lower())
         values.append(norm[0])
     if not values:
         return None
-    return ValueMatch(value=values[0], unit=UNITS[concept], comparator=comparator, end=first_end,
+    return ValueMatch(value=values[0], unit=UNITS[concept], comparator=comparator, end=head.start(),
                       values=tuple(values) if len(values) > 1 else ())
 
 
