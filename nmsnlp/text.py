@@ -41,7 +41,6 @@ DATED_ROW = re.compile(
     r"(?:[ \t]+(?:\d{1,2}:\d{2}|\d{4}h|(?i:am|pm|ed|er|icu|noon|eve|evening|night|morning|admit|admission)(?![A-Za-z])))?"
     r"[ \t]*[:\-]?[ \t]+(?P<value>[<>]?[ \t]*\d[\d,]*(?:\.\d+)?)(?![\d/:])[^\r\n\d]{0,40}"
 )
-_TABLE_HEAD_LINE = re.compile(r"[^\r\n]{1,60}:[ \t]*")
 
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
@@ -65,13 +64,15 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
     """
     cuts: list[int] = []
     lines = _line_spans(text)
-    in_table = False
+    in_table = False  # inside the rows of a table headed by a short line ending in ":"
+    head = False
     for i, (ls, le) in enumerate(lines):
         line = text[ls:le]
-        if i > 0 and DATED_ROW.fullmatch(line) and (in_table or _TABLE_HEAD_LINE.fullmatch(text, *lines[i - 1])):
-            in_table = True  # a row of the table headed by the line above: no boundary
+        if (in_table or head) and DATED_ROW.fullmatch(line):
+            in_table = True  # a row of the table: no boundary before it
             continue
-        in_table = False
+        stripped = line.rstrip()
+        in_table, head = False, 0 < len(stripped) <= 61 and stripped.endswith(":")
         if i > 0:
             prev_s, prev_e = lines[i - 1]
             prev = text[prev_s:prev_e].rstrip()
