@@ -25,6 +25,7 @@ demo: venv
 test: venv
 	$(BIN)/ruff check nmsnlp tests bench
 	$(BIN)/mypy nmsnlp
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: venv

@@ -28,7 +28,7 @@ def main() -> int:
         print(f"skipped: {data} not found")
         return 0
     sys.path.insert(0, str(ROOT))
-    from nmsnlp.score import Scorer
+    from nmsnlp.scoring.scorer import Scorer
 
     scorer = Scorer()
     seen = {text: nid for nid, text in mtsamples_distinct(data.parent)}

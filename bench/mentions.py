@@ -63,7 +63,7 @@ def main() -> int:
     args = ap.parse_args()
 
     import nmsnlp
-    from nmsnlp.corpus import load_corpus, load_gold
+    from nmsnlp.evaluation.corpus import load_corpus, load_gold
 
     corpus = load_corpus()
     by_note: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -18,8 +18,9 @@ with warnings.catch_warnings():
     import medspacy  # noqa: F401
 
 from .errors import InputSchemaError, ModelLoadError, NmsnlpError, NoteError, PatternFileError
-from .extract import Extractor, Mention
-from .pipeline import load
+from .extraction.extractor import Extractor
+from .extraction.pipeline import load
+from .records import FLAGS, Mention
 
 __version__ = "0.1.0"
 
@@ -52,7 +53,7 @@ def assertions(text: str, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
     """Run only the assertion step (sections, ConText, section rules) on character spans you give.
 
     Returns, for each (start, end), the five flags of contract section 4 and the section."""
-    from .components import SPAN_GROUP
+    from .extraction.base import SPAN_GROUP
 
     ex = _default_extractor()
     nlp = ex.nlp
@@ -74,6 +75,5 @@ def assertions(text: str, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
         span = doc.char_span(start, end, alignment_mode="expand")
         assert span is not None
         a = by_key[(span.start_char, span.end_char)]
-        out.append({f: bool(a.get(f, False)) for f in ("negated", "uncertain", "historical", "hypothetical", "family")}
-                   | {"section": a.get("section")})
+        out.append({f: bool(a.get(f, False)) for f in FLAGS} | {"section": a.get("section")})
     return out

@@ -55,8 +55,8 @@ def extract(
 ) -> None:
     """Extract drug, symptom, lab, vital, diagnosis and procedure mentions from notes."""
     _setup_logging(verbose)
-    from .batch import run
-    from .io import read_notes
+    from .batch.partition import run
+    from .io.readers import read_notes
 
     _check_out(out, force)
     errors_path = out.with_name(out.stem + ".errors.jsonl")
@@ -111,8 +111,9 @@ def screen(
     import os
 
     _setup_logging(verbose)
-    from .io import Columns
-    from .screen import Options, Source, run_screen
+    from .batch.screen import Options, run_screen
+    from .io.readers import Columns
+    from .io.source import Source
 
     if fmt not in ("csv", "parquet"):
         raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
@@ -125,7 +126,7 @@ def screen(
                    model_dir=str(model_dir) if model_dir else None, progress=progress, chunk=chunk_size)
     try:
         if model_dir is not None:
-            from .model import load_model
+            from .scoring.model import load_model
 
             load_model(model_dir)  # refuse a bad model before reading anything
         summary = run_screen(source, opts)
@@ -165,11 +166,11 @@ def train(
 ) -> None:
     """Train the suspicion score on the train split; set the threshold on dev; save with skops."""
     _setup_logging(False)
-    from .evaluate import evaluate, format_report
-    from .evaluate import train as train_model
+    from .evaluation.evaluate import evaluate, format_report
+    from .evaluation.evaluate import train as train_model
 
     model, data = train_model(corpus, seed)
-    from .rules import cached_rules
+    from .extraction.rules import cached_rules
 
     drug_classes = cached_rules().drug_classes
     report = evaluate(model, data, drug_classes)
@@ -188,12 +189,12 @@ def evaluate(
 ) -> None:
     """Evaluate the model on the test split beside three baselines."""
     _setup_logging(False)
-    from .corpus import SPLITS, load_corpus
-    from .evaluate import evaluate as run_eval
-    from .evaluate import format_report, prepare
-    from .extract import Extractor
-    from .model import load_model
-    from .pipeline import drug_classes
+    from .evaluation.corpus import SPLITS, load_corpus
+    from .evaluation.evaluate import evaluate as run_eval
+    from .evaluation.evaluate import format_report, prepare
+    from .extraction.extractor import Extractor
+    from .extraction.pipeline import drug_classes
+    from .scoring.model import load_model
 
     try:
         model = load_model(model_dir)

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nmsnlp.cli import app
-from nmsnlp.corpus import load_notes
+from nmsnlp.evaluation.corpus import load_notes
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -223,7 +223,7 @@ def test_database_errors_are_clear(tmp_path):
 
 
 def test_the_pure_batch_function():
-    from nmsnlp.batch import screen_table
+    from nmsnlp.batch.partition import screen_table
 
     rows = corpus_rows(4)
     scores, mentions = screen_table([{"note_id": r["note_id"], "person_id": r["person_id"], "text": r["note_text"]} for r in rows])
@@ -318,7 +318,7 @@ def test_progress_bar_shows_rate_and_eta_when_asked(tmp_path):
 
 
 def test_input_counts_for_the_eta(tmp_path):
-    from nmsnlp.screen import Source
+    from nmsnlp.io.source import Source
 
     rows = corpus_rows(7)
     assert Source(path=write_jsonl(tmp_path / "n.jsonl", rows)).count() == 7

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nmsnlp import corpus
-from nmsnlp.rules import load_rules
+from nmsnlp.evaluation import corpus
+from nmsnlp.extraction.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT / "corpora"
@@ -115,7 +115,7 @@ def test_gold_mentions():
 
 def test_readme_counts_equal_the_data():
     assert corpus.readme_counts(CORPORA / "README.md") == corpus.counts_markdown(CORPORA), (
-        "corpora/README.md is out of date: run python -m nmsnlp.corpus readme"
+        "corpora/README.md is out of date: run python -m nmsnlp.evaluation.corpus readme"
     )
 
 

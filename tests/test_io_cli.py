@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from nmsnlp.cli import app
 from nmsnlp.errors import InputSchemaError
-from nmsnlp.io import read_notes
+from nmsnlp.io.readers import read_notes
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ import pytest
 import spacy
 
 import nmsnlp
-from nmsnlp.pipeline import PIPE_NAMES
+from nmsnlp.extraction.pipeline import PIPE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 

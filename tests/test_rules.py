@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nmsnlp.errors import PatternFileError
-from nmsnlp.rules import load_rules, write_rules
+from nmsnlp.extraction.rules import load_rules, write_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 import nmsnlp
 from nmsnlp.cli import app
-from nmsnlp.criteria import criteria
 from nmsnlp.errors import ModelLoadError
-from nmsnlp.features import FEATURES, note_features
-from nmsnlp.model import META_FILE, MODEL_FILE, TRUSTED_FILE, default_models_dir, load_model
-from nmsnlp.rules import load_rules
+from nmsnlp.extraction.rules import load_rules
+from nmsnlp.scoring.criteria import criteria
+from nmsnlp.scoring.features import FEATURES, note_features
+from nmsnlp.scoring.model import META_FILE, MODEL_FILE, TRUSTED_FILE, default_models_dir, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = load_rules(ROOT / "patterns").drug_classes
@@ -135,7 +135,7 @@ def test_training_is_reproducible(tmp_path):
 
 
 def test_scores_rank_nms_above_mimics():
-    from nmsnlp.score import Scorer
+    from nmsnlp.scoring.scorer import Scorer
 
     scorer = Scorer()
     nms, _ = scorer(NMS_NOTE, "n1", "p1")

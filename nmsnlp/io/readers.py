@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputSchemaError
+from ..errors import InputSchemaError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class NoteRecord:
     error: str | None = None
 
 
-def _pick(columns: list[str], wanted: str | None, defaults: tuple[str, ...], what: str, where: str) -> str:
+def pick_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], what: str, where: str) -> str:
     if wanted:
         if wanted not in columns:
             raise InputSchemaError(f"{where}: no column {wanted!r} for the {what}; columns are {columns}")
@@ -62,24 +62,24 @@ def _pick(columns: list[str], wanted: str | None, defaults: tuple[str, ...], wha
     )
 
 
-def _optional(columns: list[str], wanted: str | None, defaults: tuple[str, ...], what: str, where: str) -> str | None:
+def optional_column(columns: list[str], wanted: str | None, defaults: tuple[str, ...], what: str, where: str) -> str | None:
     if wanted:
-        return _pick(columns, wanted, defaults, what, where)
+        return pick_column(columns, wanted, defaults, what, where)
     return next((c for c in defaults if c in columns), None)
 
 
-def _meta_names(columns: list[str], cols: Columns, where: str) -> dict[str, str]:
+def meta_columns(columns: list[str], cols: Columns, where: str) -> dict[str, str]:
     """Input column -> the standard meta key (person_id, note_datetime, note_title)."""
     names = {}
     for wanted, defaults, key in ((cols.person, PERSON_COLUMNS, "person_id"), (cols.datetime, DATETIME_COLUMNS, "note_datetime"),
                                   (cols.title, TITLE_COLUMNS, "note_title")):
-        found = _optional(columns, wanted, defaults, key, where)
+        found = optional_column(columns, wanted, defaults, key, where)
         if found:
             names[found] = key
     return names
 
 
-def _row_record(row: dict[str, Any], id_col: str, text_col: str, source: str,
+def row_record(row: dict[str, Any], id_col: str, text_col: str, source: str,
                 meta_names: dict[str, str] | None = None) -> NoteRecord:
     raw_id = row.get(id_col)
     text = row.get(text_col)
@@ -130,10 +130,10 @@ def read_jsonl(path: Path, id_col: str | None = None, text_col: str | None = Non
                 continue
             if columns is None:
                 columns = list(row)
-                id_name = _pick(columns, id_col, ID_COLUMNS, "note id", path.name)
-                text_name = _pick(columns, text_col, TEXT_COLUMNS, "text", path.name)
-                meta_names = _meta_names(columns, cols, path.name) if cols else None
-            yield _row_record(row, id_name, text_name, source, meta_names)
+                id_name = pick_column(columns, id_col, ID_COLUMNS, "note id", path.name)
+                text_name = pick_column(columns, text_col, TEXT_COLUMNS, "text", path.name)
+                meta_names = meta_columns(columns, cols, path.name) if cols else None
+            yield row_record(row, id_name, text_name, source, meta_names)
 
 
 def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None, cols: Columns | None = None) -> Iterator[NoteRecord]:
@@ -146,9 +146,9 @@ def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None,
             return
         except csv.Error as exc:
             raise InputSchemaError(f"{path.name}: cannot read the CSV header ({exc})") from exc
-        id_name = _pick(header, id_col, ID_COLUMNS, "note id", path.name)
-        text_name = _pick(header, text_col, TEXT_COLUMNS, "text", path.name)
-        meta_names = _meta_names(header, cols, path.name) if cols else None
+        id_name = pick_column(header, id_col, ID_COLUMNS, "note id", path.name)
+        text_name = pick_column(header, text_col, TEXT_COLUMNS, "text", path.name)
+        meta_names = meta_columns(header, cols, path.name) if cols else None
         row_no = 1
         while True:
             row_no += 1
@@ -168,7 +168,7 @@ def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None,
                     error=f"{source}: malformed CSV row: {len(values)} fields, header has {len(header)}",
                 )
                 continue
-            yield _row_record(dict(zip(header, values)), id_name, text_name, source, meta_names)
+            yield row_record(dict(zip(header, values)), id_name, text_name, source, meta_names)
 
 
 def read_txt(path: Path) -> Iterator[NoteRecord]:
@@ -183,7 +183,7 @@ def read_txt(path: Path) -> Iterator[NoteRecord]:
     except UnicodeDecodeError as exc:
         yield NoteRecord(path.stem, None, source, error=f"{source}: not valid UTF-8 (byte {exc.start})")
         return
-    yield _row_record({"note_id": path.stem, "text": text}, "note_id", "text", source)
+    yield row_record({"note_id": path.stem, "text": text}, "note_id", "text", source)
 
 
 def read_parquet(path: Path, cols: Columns, batch_rows: int = 2048) -> Iterator[NoteRecord]:
@@ -195,47 +195,15 @@ def read_parquet(path: Path, cols: Columns, batch_rows: int = 2048) -> Iterator[
     except Exception as exc:
         raise InputSchemaError(f"{path.name}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
     columns = pf.schema_arrow.names
-    id_name = _pick(columns, cols.id, ID_COLUMNS, "note id", path.name)
-    text_name = _pick(columns, cols.text, TEXT_COLUMNS, "text", path.name)
-    meta_names = _meta_names(columns, cols, path.name)
+    id_name = pick_column(columns, cols.id, ID_COLUMNS, "note id", path.name)
+    text_name = pick_column(columns, cols.text, TEXT_COLUMNS, "text", path.name)
+    meta_names = meta_columns(columns, cols, path.name)
     wanted = [id_name, text_name, *meta_names]
     row_no = 0
     for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):
         for row in batch.to_pylist():
             row_no += 1
-            yield _row_record(row, id_name, text_name, f"{path.name}:row {row_no}", meta_names)
-
-
-def read_db(url: str, table: str, where: str | None, cols: Columns, batch_rows: int = 1000) -> Iterator[NoteRecord]:
-    """An OMOP CDM NOTE table (or any table with an id and a text column) through SQLAlchemy, streamed."""
-    import sqlalchemy as sa
-
-    safe_url = sa.engine.make_url(url).render_as_string(hide_password=True)
-    try:
-        engine = sa.create_engine(url)
-        with engine.connect() as conn:
-            insp = sa.inspect(conn)
-            if not insp.has_table(table):
-                raise InputSchemaError(f"{safe_url}: no table {table!r}; tables are {sorted(insp.get_table_names())}")
-            columns = [c["name"] for c in insp.get_columns(table)]
-            id_name = _pick(columns, cols.id, ID_COLUMNS, "note id", f"{safe_url} table {table}")
-            text_name = _pick(columns, cols.text, TEXT_COLUMNS, "text", f"{safe_url} table {table}")
-            meta_names = _meta_names(columns, cols, f"{safe_url} table {table}")
-            tbl = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            query = sa.select(*(tbl.c[c] for c in (id_name, text_name, *meta_names)))
-            if where:
-                query = query.where(sa.text(where))
-            query = query.order_by(tbl.c[id_name])
-            result = conn.execution_options(stream_results=True, yield_per=batch_rows).execute(query)
-            row_no = 0
-            for row in result.mappings():
-                row_no += 1
-                yield _row_record(dict(row), id_name, text_name, f"{table}:row {row_no}", meta_names)
-    except sa.exc.SQLAlchemyError as exc:
-        raise InputSchemaError(f"{safe_url}: database error ({type(exc).__name__}: {str(exc).splitlines()[0]})") from exc
-    finally:
-        if "engine" in locals():
-            engine.dispose()
+            yield row_record(row, id_name, text_name, f"{path.name}:row {row_no}", meta_names)
 
 
 def read_notes(

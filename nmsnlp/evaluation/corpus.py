@@ -1,7 +1,7 @@
 """The annotated corpus in corpora/: notes, mention gold, the fixed patient-level split, and counts.
 
-    python -m nmsnlp.corpus counts      # print the counts tables of corpora/README.md
-    python -m nmsnlp.corpus readme      # rewrite those tables in corpora/README.md
+    python -m nmsnlp.evaluation.corpus counts      # print the counts tables of corpora/README.md
+    python -m nmsnlp.evaluation.corpus readme      # rewrite those tables in corpora/README.md
 
 The split lives in corpora/splits.csv (person_id,split) and is fixed: it was drawn once by
 `draw_split` (seeded, stratified by each patient's strongest label) and is never redrawn, so
@@ -43,7 +43,7 @@ NOTE_TYPES = (
 )
 NOTE_FIELDS = ("note_id", "person_id", "note_datetime", "note_type", "text", "label", "category", "evidence")
 SPLITS = ("train", "dev", "test")
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "corpora"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "corpora"
 
 
 @dataclass(frozen=True)

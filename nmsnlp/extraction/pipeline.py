@@ -8,7 +8,10 @@ from typing import Any
 import spacy
 from spacy.language import Language
 
-from . import components as _components  # noqa: F401  (registers the factories)
+from . import assertion as _assertion  # noqa: F401  (each component module registers its factory)
+from . import context as _context  # noqa: F401
+from . import mentions as _mentions  # noqa: F401
+from . import structure as _structure  # noqa: F401
 from . import tokenizer as _tokenizer  # noqa: F401  (registers the tokenizer)
 from .rules import default_patterns_dir
 

@@ -29,6 +29,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .view import (
+    D2_CLASSES,
+    DIFFERENTIALS,
+    as_m,
+    ck_uln_ratio,
+    exposure,
+    present,
+    reading_mentions,
+    readings,
+    values_of,
+)
+
 ITEMS = (
     ("exposure", 20),
     ("hyperthermia", 18),
@@ -39,13 +51,6 @@ ITEMS = (
     ("hypermetabolism", 5),
     ("negative_workup", 7),
 )
-_ALTERNATIVES = (
-    "infection", "sepsis", "meningitis", "encephalitis", "serotonin_syndrome", "malignant_hyperthermia",
-    "heat_stroke", "anticholinergic_toxicity", "alcohol_withdrawal", "benzodiazepine_withdrawal",
-    "lithium_toxicity", "stimulant_toxicity",
-)
-
-
 @dataclass
 class CriteriaResult:
     points: int
@@ -54,15 +59,13 @@ class CriteriaResult:
 
 
 def criteria(mentions: Iterable[Any], drug_classes: dict[str, str]) -> CriteriaResult:
-    from .features import D2_CLASSES, as_m, ck_uln_ratio, exposure, present, readings
-
     originals = list(mentions)
     ms = [as_m(m) for m in originals]
     back = {id(mm): o for mm, o in zip(ms, originals)}
     support: dict[str, list[Any]] = {}
 
     def present_of(*concepts: str) -> list[Any]:
-        return [m for m in ms if m.concept in concepts and present(m) and not m.negated]
+        return [m for m in ms if m.concept in concepts and present(m)]
 
     d2 = [m for m in ms if drug_classes.get(m.concept) in D2_CLASSES and exposure(m)]
     withdrawn = [m for m in ms if drug_classes.get(m.concept) == "dopaminergic" and exposure(m)
@@ -70,8 +73,7 @@ def criteria(mentions: Iterable[Any], drug_classes: dict[str, str]) -> CriteriaR
     support["exposure"] = d2 + withdrawn
 
     temps = readings(ms, "temperature")
-    hot = [m for m in ms if m.concept == "temperature" and m.value is not None and present(m)
-           and any(v > 38.0 for v in (m.values or (m.value,)))]
+    hot = [m for m in reading_mentions(ms, "temperature") if any(v > 38.0 for v in values_of(m))]
     fevers = present_of("fever")
     n_hot = sum(t > 38.0 for t in temps)
     if n_hot >= 2 or (n_hot >= 1 and fevers) or len(fevers) >= 2:
@@ -79,27 +81,27 @@ def criteria(mentions: Iterable[Any], drug_classes: dict[str, str]) -> CriteriaR
     support["rigidity"] = present_of("rigidity")
     support["mental_status"] = present_of("altered_mental_status")
     if ck_uln_ratio(ms) >= 4:
-        support["ck_elevation"] = [m for m in ms if m.concept == "ck" and m.value is not None and present(m)]
+        support["ck_elevation"] = reading_mentions(ms, "ck")
 
     sbps = readings(ms, "blood_pressure")
-    bp_high = [m for m in ms if m.concept == "blood_pressure" and m.value is not None and m.value >= 150 and present(m)]
+    bp_high = [m for m in reading_mentions(ms, "blood_pressure") if m.value is not None and m.value >= 150]
     bp_high += present_of("hypertension")
     bp_fluct = present_of("autonomic_instability")
     if len(sbps) > 1 and max(sbps) - min(sbps) >= 25:
-        bp_fluct += [m for m in ms if m.concept == "blood_pressure" and m.value is not None]
+        bp_fluct += reading_mentions(ms, "blood_pressure")
     signs = [s for s in (bp_high, bp_fluct, present_of("diaphoresis"), present_of("incontinence")) if s]
     if len(signs) >= 2:
         support["sympathetic_lability"] = [m for s in signs for m in s]
 
-    hr = [m for m in ms if m.concept == "heart_rate" and m.value is not None and m.value >= 100 and present(m)]
+    hr = [m for m in reading_mentions(ms, "heart_rate") if m.value is not None and m.value >= 100]
     hr += present_of("tachycardia")
-    rr = [m for m in ms if m.concept == "respiratory_rate" and m.value is not None and m.value >= 24 and present(m)]
+    rr = [m for m in reading_mentions(ms, "respiratory_rate") if m.value is not None and m.value >= 24]
     rr += present_of("tachypnea")
     if hr and rr:
         support["hypermetabolism"] = hr + rr
 
-    negated_alt = [m for m in ms if m.concept in _ALTERNATIVES and m.negated and not m.family]
-    asserted_alt = [m for m in ms if m.concept in _ALTERNATIVES and present(m) and not m.negated and not m.uncertain]
+    negated_alt = [m for m in ms if m.concept in DIFFERENTIALS and m.negated and not m.family]
+    asserted_alt = [m for m in ms if m.concept in DIFFERENTIALS and present(m) and not m.uncertain]
     if negated_alt and not asserted_alt:
         support["negative_workup"] = negated_alt
 

@@ -15,11 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import PatternFileError
+from ..errors import PatternFileError
+from ..records import CATEGORIES, DRUG_STATUSES, FLAGS
+from ..resources import data_dir
 
-CATEGORIES = ("drug", "symptom", "lab", "vital", "diagnosis", "procedure")
-FLAGS = ("negated", "uncertain", "historical", "hypothetical", "family")
-DRUG_STATUSES = ("active", "started", "increased", "decreased", "held", "stopped", "allergy")
 CONTEXT_CATEGORIES = (
     "NEGATED_EXISTENCE",
     "POSSIBLE_EXISTENCE",
@@ -33,13 +32,10 @@ CONTEXT_CATEGORIES = (
 
 def default_patterns_dir() -> Path:
     """patterns/ inside the installed wheel, or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "patterns", here.parent / "patterns"):
-        if (candidate / "concepts.json").is_file():
-            return candidate
-    raise PatternFileError(
-        f"no patterns/ folder with concepts.json next to {here}; reinstall nmsnlp or pass patterns_dir"
-    )
+    found = data_dir("patterns", "concepts.json")
+    if found is None:
+        raise PatternFileError("no patterns/ folder with concepts.json in nmsnlp; reinstall nmsnlp or pass patterns_dir")
+    return found
 
 
 # --------------------------------------------------------------------------- records

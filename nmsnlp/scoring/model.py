@@ -15,18 +15,17 @@ import hashlib
 import json
 import logging
 import math
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
+from ..resources import data_dir
 from .features import FEATURE_SCHEMA_VERSION, FEATURES
 
 log = logging.getLogger(__name__)
@@ -34,40 +33,13 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "nmsnlp-model.skops"
 META_FILE = "nmsnlp-model.json"
 TRUSTED_FILE = "trusted-types.json"
-TARGET_SENSITIVITY = 0.95
 
 
 def default_models_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "models", here.parent / "models"):
-        if (candidate / META_FILE).is_file():
-            return candidate
-    return here.parent / "models"
-
-
-def make_pipeline(seed: int = 0) -> Pipeline:
-    return Pipeline(
-        [
-            ("vectorize", DictVectorizer(sparse=False, sort=True)),
-            ("classify", LogisticRegression(C=0.5, max_iter=5000, random_state=seed)),
-        ]
-    )
-
-
-def threshold_for_sensitivity(y: np.ndarray, scores: np.ndarray, target: float = TARGET_SENSITIVITY) -> float:
-    """The highest score threshold whose sensitivity (score >= t) reaches the target."""
-    pos = np.sort(scores[y == 1])[::-1]
-    if len(pos) == 0:
-        raise ValueError("no positive examples to set a threshold on")
-    k = int(np.ceil(target * len(pos)))  # need at least k positives at or above the threshold
-    return float(pos[k - 1])
-
-
-def data_hash(rows: list[tuple[str, str, int]]) -> str:
-    h = hashlib.sha256()
-    for note_id, text, label in sorted(rows):
-        h.update(f"{note_id}\x1f{label}\x1f{text}\x1e".encode())
-    return h.hexdigest()
+    found = data_dir("models", META_FILE)
+    if found is None:
+        raise ModelLoadError(f"no models/ folder with {META_FILE} in nmsnlp; reinstall nmsnlp or pass --model")
+    return found
 
 
 @dataclass
@@ -194,18 +166,3 @@ def load_model(folder: str | Path | None = None) -> Model:
     if unknown:
         raise ModelLoadError(f"{model_path}: uses features this nmsnlp does not compute: {sorted(unknown)[:5]}")
     return Model(pipeline, float(meta["threshold"]), meta)
-
-
-def library_versions() -> dict[str, str]:
-    import medspacy
-    import skops
-    import spacy
-
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "skops": skops.__version__,
-        "spacy": spacy.__version__,
-        "medspacy": medspacy.__version__,
-        "numpy": np.__version__,
-    }

@@ -16,12 +16,15 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from ..extraction.extractor import Extractor
+from ..extraction.pipeline import drug_classes
+from ..records import Mention, present
+from ..scoring.criteria import criteria
+from ..scoring.features import note_features
+from ..scoring.model import Model
+from ..scoring.training import data_hash, fit
+from ..scoring.view import as_m, ck_uln_ratio
 from . import corpus as corpus_mod
-from .criteria import criteria
-from .extract import Extractor, Mention
-from .features import FEATURE_SCHEMA_VERSION, as_m, ck_uln_ratio, note_features, present
-from .model import Model, data_hash, library_versions, make_pipeline, threshold_for_sensitivity
-from .pipeline import drug_classes
 
 KEYWORD = re.compile(r"\bNMS\b|neuroleptic\s+malignant", re.I)
 SEED = 0
@@ -52,19 +55,15 @@ def train(corpus_dir: Path, seed: int = SEED, extractor: Extractor | None = None
     corp = corpus_mod.load_corpus(corpus_dir)
     data = {s: prepare(corp.split(s), ex) for s in corpus_mod.SPLITS}
     tr, dev = data["train"], data["dev"]
-    pipeline = make_pipeline(seed)
-    pipeline.fit([s.features for s in tr], [s.y for s in tr])
-    model = Model(pipeline, 0.5)
-    dev_p = model.predict_proba([s.features for s in dev])
-    model.threshold = threshold_for_sensitivity(np.array([s.y for s in dev]), dev_p)
+    model = fit([s.features for s in tr], [s.y for s in tr], [s.features for s in dev], [s.y for s in dev], seed)
     model.meta = {
-        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "feature_schema_version": model.meta["feature_schema_version"],
         "seed": seed,
         "training_data_sha256": data_hash([(s.note["note_id"], s.note["text"], s.y) for s in tr]),
         "n_train": len(tr),
         "n_train_positive": sum(s.y for s in tr),
         "threshold_rule": f"highest threshold with sensitivity >= 0.95 on the dev split ({len(dev)} notes)",
-        "library_versions": library_versions(),
+        "library_versions": model.meta["library_versions"],
     }
     return model, data
 
@@ -107,7 +106,7 @@ def core_features(s: Scored) -> int:
     altered consciousness, raised CK."""
     f = s.features
     ms = [as_m(m) for m in s.mentions]
-    raised_ck = ck_uln_ratio(ms) > 1 or any(m.concept == "rhabdomyolysis" and present(m) and not m.negated for m in ms)
+    raised_ck = ck_uln_ratio(ms) > 1 or any(m.concept == "rhabdomyolysis" and present(m) for m in ms)
     return sum([
         "sym:fever" in f or "val:temp_over_38" in f,
         "sym:rigidity" in f,

@@ -11,54 +11,19 @@ from __future__ import annotations
 
 import bisect
 import logging
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .components import SPAN_GROUP, set_sentence_starts
-from .errors import NoteError
+from ..errors import NoteError
+from ..records import Mention
+from .base import SPAN_GROUP, set_sentence_starts
 from .text import section_at
 
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 50_000_000
-
-
-@dataclass
-class Mention:
-    """One mention record, contract section 1 (plus the extension fields at the end)."""
-
-    note_id: str | None
-    start: int
-    end: int
-    text: str
-    category: str
-    concept: str
-    negated: bool = False
-    uncertain: bool = False
-    historical: bool = False
-    hypothetical: bool = False
-    family: bool = False
-    section: str | None = None
-    value: float | None = None
-    unit: str | None = None
-    comparator: str | None = None
-    drug_status: str | None = None
-    # extensions
-    ref_high: float | None = None
-    values: list[float] = field(default_factory=list)
-    diastolic: float | None = None
-    rule: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def asserted(self) -> bool:
-        """Present, current, certain and the patient's."""
-        return not (self.negated or self.uncertain or self.historical or self.hypothetical or self.family)
 
 
 def check_text(text: Any, note_id: str | None = None) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+
+from .. import records
+from ..errors import InputSchemaError, NmsnlpError
 
 NOTE_NLP_COLUMNS = (
     "note_nlp_id", "note_id", "section_concept_id", "snippet", "offset", "lexical_variant", "note_nlp_concept_id",
@@ -13,12 +18,17 @@ SNIPPET_CONTEXT = 60
 
 
 def term_modifiers(m: dict[str, Any]) -> str:
-    """key=value pairs (MedTagger's precedent), including value and unit."""
+    """key=value pairs (MedTagger's precedent): the concept and category, then every mention field marked
+    as a modifier in nmsnlp.records (the five flags always, the others when set)."""
     parts = [f"concept={m['concept']}", f"category={m['category']}"]
-    parts += [f"{k}={'true' if m[k] else 'false'}" for k in ("negated", "uncertain", "historical", "hypothetical", "family")]
-    for key in ("section", "value", "unit", "comparator", "drug_status", "ref_high"):
-        if m.get(key) is not None:
-            parts.append(f"{key}={m[key]}")
+    for f in records.MENTION_FIELDS:
+        if not f.modifier:
+            continue
+        value = m.get(f.name)
+        if f.kind == "bool":
+            parts.append(f"{f.name}={'true' if value else 'false'}")
+        elif value is not None:
+            parts.append(f"{f.name}={value}")
     return ",".join(parts)
 
 
@@ -66,3 +76,36 @@ def note_nlp_table(metadata: Any, name: str = "note_nlp") -> Any:
         sa.Column("term_temporal", sa.String(50)),
         sa.Column("term_modifiers", sa.String(2000)),
     )
+
+
+def write_note_nlp_db(rows: Iterator[dict[str, Any]], url: str) -> int:
+    """Insert NOTE_NLP rows into the `note_nlp` table at `url` (created if missing), in one transaction."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    table = note_nlp_table(sa.MetaData())
+    n = 0
+    try:
+        with engine.begin() as conn:
+            table.create(conn, checkfirst=True)
+            batch: list[dict[str, Any]] = []
+            for row in rows:
+                try:
+                    row["note_id"] = int(row["note_id"])
+                except (TypeError, ValueError) as exc:
+                    raise InputSchemaError(f"NOTE_NLP in a database needs integer note ids (OMOP); found {row['note_id']!r}") from exc
+                row["nlp_date"] = datetime.fromisoformat(row["nlp_date"]).date()
+                row["nlp_datetime"] = datetime.fromisoformat(row["nlp_datetime"])
+                batch.append(row)
+                if len(batch) == 5000:
+                    conn.execute(table.insert(), batch)
+                    n += len(batch)
+                    batch = []
+            if batch:
+                conn.execute(table.insert(), batch)
+                n += len(batch)
+    except sa.exc.SQLAlchemyError as exc:
+        raise NmsnlpError(f"writing NOTE_NLP failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+    return n

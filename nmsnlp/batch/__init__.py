@@ -1,0 +1,10 @@
+"""Batch: many notes through the per-partition function, in a bounded pool, resumable.
+
+    pool.py       the ordered, bounded process pool and chunking
+    partition.py  the per-partition functions (`screen_table`, `screen_records`) and the per-process
+                  caches of the pipeline and of each model
+    parts.py      each chunk's records on disk, written atomically by the worker that scored it
+    manifest.py   what produced a run (code, patterns, model, input, options)
+    assemble.py   parts -> the final outputs, byte-identical after a resume
+    screen.py     `run_screen`: `nmsnlp screen` from input to run.json
+"""

@@ -1,0 +1,45 @@
+"""A run's parts: each chunk's records, written by the worker that scored it into
+OUT/.nmsnlp-parts/NNNNNNNN/ with an atomic rename, read back in chunk order when the run is assembled."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..outputs.tables import json_line
+from .partition import ChunkResult
+
+PARTS = ".nmsnlp-parts"
+KINDS = ("scores", "mentions", "errors", "note_nlp")
+
+
+def write_part(parts: Path, index: int, result: ChunkResult, n_records: int) -> None:
+    final = parts / f"{index:08d}"
+    tmp = parts / f"{index:08d}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for name in KINDS:
+        with (tmp / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
+            for row in getattr(result, name):
+                fh.write(json_line(row))
+    (tmp / "done.json").write_text(json.dumps({"records": n_records, "chars": result.chars}))
+    os.replace(tmp, final)
+
+
+def done_parts(parts: Path) -> set[int]:
+    return {int(p.name) for p in parts.iterdir() if p.is_dir() and p.name.isdigit()}
+
+
+def parts_in_order(parts: Path) -> list[Path]:
+    return sorted((p for p in parts.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+
+
+def read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)

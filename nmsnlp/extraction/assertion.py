@@ -1,0 +1,151 @@
+"""nmsnlp_assertion: the final five flags, the section and the drug status of every mention, from the
+ConText modifiers, section rules, substance-use wording and drug-status cues."""
+
+import bisect
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from ..records import FLAGS
+from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
+from .rules import RuleSet, TermScanner, norm_key
+from .text import section_at
+
+_STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
+_LIST_SECTIONS = {"medications", "discharge_medications"}
+_HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history", "social_history"}
+
+
+class AssertionComponent(RuleComponent):
+    def __init__(self, nlp: Language, name: str, status_window: int):
+        self.name = name
+        self.rules = None
+        self.status_window = status_window
+        self._habits: frozenset[str] = frozenset()
+        self._before: TermScanner | None = None
+        self._after: TermScanner | None = None
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self._habits = frozenset(norm_key(t) for r in rules.habits for t in r.terms)
+        self._before = TermScanner.build(
+            ((t, False, r.status) for r in rules.statuses if r.position == "before" for t in r.terms),
+            right_boundary=r"(?![A-Za-z])",
+        )
+        self._after = TermScanner.build(
+            ((t, False, r.status) for r in rules.statuses if r.position == "after" for t in r.terms),
+            right_boundary=r"(?![A-Za-z])",
+        )
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require_rules()
+        if SPAN_GROUP not in doc.spans:
+            return doc
+        headers = doc._.nmsnlp_headers or []
+        spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
+        drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
+        text = doc.text  # Doc.text joins every token: read it once
+        bounds = sentence_bounds(doc) if drugs else []
+        sent_starts = [b[0] for b in bounds]
+        for span in spans:
+            attrs = dict(span._.nmsnlp)
+            section = section_at(headers, span.start_char)
+            flags = _modifier_flags(span)
+            flags.update(attrs.pop("fixed", {}))
+            if section in _HISTORICAL_SECTIONS or (
+                attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits
+            ):  # substance-use wording is social history wherever it is written
+                flags["historical"] = True
+            elif section == "family_history":
+                flags["family"] = True
+            elif section == "discharge_instructions" and attrs["category"] in ("symptom", "diagnosis"):
+                flags["hypothetical"] = True
+            status = None
+            if attrs["category"] == "drug":
+                sent = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
+                status = "allergy" if section == "allergies" else self._drug_status(text, span, drugs, sent)
+                if status is None and section in _LIST_SECTIONS:
+                    status = "active"
+                if status in ("stopped", "held", "allergy"):
+                    flags["negated"] = False
+            elif section == "allergies" or _follows_allergy(text, span, drugs):
+                flags["historical"] = True
+            if attrs.get("value") is not None:  # a measured value is neither absent nor in doubt
+                flags["negated"] = flags["uncertain"] = False
+            attrs.update(flags)
+            attrs["section"] = section
+            attrs["drug_status"] = status
+            span._.nmsnlp = attrs
+        return doc
+
+    def _drug_status(self, text: str, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
+        """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),
+        or after it (up to the next drug); drugs joined by 'and' or commas share their cues."""
+        assert self._before is not None and self._after is not None
+        sent_start, sent_end = sent
+        same = [d for d in drugs if sent_start <= d.start_char < sent_end]
+        k = next(i for i, d in enumerate(same) if d.start_char == span.start_char and d.end_char == span.end_char)
+        # extend over a coordinated list: "dantrolene and bromocriptine started"
+        first, last = k, k
+        while first > 0 and _JOINER.fullmatch(text[same[first - 1].end_char : same[first].start_char]):
+            first -= 1
+        while last + 1 < len(same) and _JOINER.fullmatch(text[same[last].end_char : same[last + 1].start_char]):
+            last += 1
+        lo_limit = same[first - 1].end_char if first > 0 else sent_start
+        hi_limit = same[last + 1].start_char if last + 1 < len(same) else sent_end
+        start, end = same[first].start_char, same[last].end_char
+        lo = max(lo_limit, start - self.status_window)
+        hi = min(hi_limit, end + self.status_window)
+        cut = None
+        for brk in _CLAUSE_BREAK.finditer(text, lo, start):
+            cut = brk.end()
+        if cut is not None:
+            lo = cut
+        after_break = _CLAUSE_BREAK.search(text, end, hi)
+        if after_break:
+            hi = after_break.start()
+        # the nearest strong cue wins; dose-frequency words ("BID", "daily") only say "active"
+        cues = [(start - e, status) for _s, e, status in self._before.finditer(text, lo, start)]
+        cues += [(s_ - end, status) for s_, _e, status in self._after.finditer(text, end, hi)]
+        strong = [c for c in cues if c[1] != "active"]
+        if strong:
+            return min(strong, key=lambda c: (c[0], _STATUS_PRECEDENCE.index(c[1])))[1]
+        return "active" if cues else None
+
+
+_EDGE_PUNCT = " \t\r\n.,;:()[]"
+_JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
+_CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
+
+
+def _modifier_flags(span: Span) -> dict[str, bool]:
+    """The five flags from the ConText modifiers of a span, leaving out modifiers that lie inside
+    the span itself ("without" in "seen without complication" does not negate that phrase)."""
+    flags = dict.fromkeys(FLAGS, False)
+    for modifier in getattr(span._, "modifiers", ()):
+        m_start, m_end = modifier.modifier_span
+        if m_start < span.end and span.start < m_end:
+            continue
+        for cat in (modifier.category, *(modifier.rule.metadata or {}).get("also", ())):
+            if cat in CATEGORY_FLAG:
+                flags[CATEGORY_FLAG[cat]] = True
+    return flags
+
+
+def _follows_allergy(text: str, span: Span, drugs: list[Span]) -> bool:
+    """A reaction written in brackets right after a drug in an allergy entry: 'Haldol (NMS)'."""
+    for d in drugs:
+        if d.end_char <= span.start_char <= d.end_char + 4 and d._.nmsnlp.get("drug_status") == "allergy":
+            return "(" in text[d.end_char : span.start_char] or "-" in text[d.end_char : span.start_char]
+    return False
+
+
+@Language.factory(
+    "nmsnlp_assertion",
+    default_config={"status_window": 60},
+    assigns=["span._.nmsnlp"],
+    requires=["span._.is_negated", "doc._.nmsnlp_headers"],
+)
+def make_assertion(nlp: Language, name: str, status_window: int) -> AssertionComponent:
+    return AssertionComponent(nlp, name, status_window)

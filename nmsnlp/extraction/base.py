@@ -1,0 +1,114 @@
+"""What every nmsnlp spaCy component shares: the span group and Doc/Span extensions (registered once,
+JSON-friendly), sentence-start helpers, and rule handling that survives `nlp.to_disk()` -> `spacy.load()`.
+
+The components, one module each, in pipeline order:
+
+    structure.py  nmsnlp_structure  -> sentence starts and section headers          (token.is_sent_start, doc._.nmsnlp_headers)
+    mentions.py   nmsnlp_mentions   -> drug/symptom/lab/vital/... mentions + values (doc.spans["nmsnlp"], span._.nmsnlp)
+    context.py    nmsnlp_context    -> medspaCy ConText with the project's rules     (span._.is_negated, ...)
+    assertion.py  nmsnlp_assertion  -> final flags, section, drug status             (span._.nmsnlp)
+
+Each loads its rules in `initialize()` from a patterns/ folder and writes them in `to_disk()`.
+"""
+
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy
+from spacy.attrs import IDX, SENT_START
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from ..errors import PatternFileError
+from ..records import FLAGS
+from .rules import RuleSet, load_rules, write_rules
+
+SPAN_GROUP = "nmsnlp"
+CONTEXT_ATTRS = {
+    "NEGATED_EXISTENCE": "is_negated",
+    "POSSIBLE_EXISTENCE": "is_uncertain",
+    "HISTORICAL": "is_historical",
+    "HYPOTHETICAL": "is_hypothetical",
+    "FAMILY": "is_family",
+}
+CATEGORY_FLAG = dict(zip(CONTEXT_ATTRS, FLAGS))  # ConText category -> assertion flag
+
+
+def register_extensions() -> None:
+    """The few extensions nmsnlp uses, registered once, with JSON-friendly values."""
+    if not Doc.has_extension("nmsnlp_headers"):
+        Doc.set_extension("nmsnlp_headers", default=None)  # list of [start, end, section]
+    if not Span.has_extension("nmsnlp"):
+        Span.set_extension("nmsnlp", default=None)  # dict of the mention's attributes
+    for attr in CONTEXT_ATTRS.values():
+        if not Span.has_extension(attr):
+            Span.set_extension(attr, default=False)
+
+
+register_extensions()
+
+
+class RuleComponent:
+    """Shared rule handling: rules come from initialize(), and travel with to_disk()/from_disk()."""
+
+    name: str
+    rules: RuleSet | None
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Any]] | None = None,
+        *,
+        nlp: Language | None = None,
+        patterns_dir: str | None = None,
+    ) -> None:
+        self.set_rules(load_rules(patterns_dir))
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self.rules = rules
+
+    def _require_rules(self) -> RuleSet:
+        if self.rules is None:
+            raise PatternFileError(
+                f"component {self.name!r} has no rules: call nlp.initialize() or use nmsnlp.load()"
+            )
+        return self.rules
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        if path.exists():
+            shutil.rmtree(path)
+        write_rules(self._require_rules(), path)
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "RuleComponent":
+        self.set_rules(load_rules(path))
+        return self
+
+
+
+def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+    """(start_char, end_char) of every sentence, from the sentence-start flags, in one array read."""
+    if not len(doc):
+        return []
+    arr = doc.to_array([SENT_START, IDX]).astype("int64")
+    first = [i for i in numpy.flatnonzero(arr[:, 0] == 1).tolist()]
+    if not first or first[0] != 0:
+        first = [0, *first]
+    bounds = []
+    for k, i in enumerate(first):
+        j = first[k + 1] if k + 1 < len(first) else len(doc)
+        last = doc[j - 1]
+        bounds.append((int(arr[i, 1]), last.idx + len(last.text)))
+    return bounds
+
+
+def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
+    """Mark the token at each start offset as a sentence start, and every other token not."""
+    if not len(doc):
+        return
+    idx = doc.to_array([IDX]).astype("int64")
+    flags = numpy.where(numpy.isin(idx, numpy.asarray(starts, dtype="int64")), 1, -1).astype("int64")
+    flags[0] = 1
+    doc.from_array([SENT_START], flags.astype("uint64").reshape(-1, 1))  # type: ignore[arg-type]
+
