@@ -36,6 +36,8 @@ def test_note_schema(notes):
             problems.append(f"{nid}: empty text")
         if n["note_type"] not in corpus.NOTE_TYPES:
             problems.append(f"{nid}: note_type {n['note_type']!r}")
+        if n["genre"] not in corpus.GENRES:
+            problems.append(f"{nid}: genre {n['genre']!r}")
         if corpus.CATEGORIES.get(n["category"]) != n["label"]:
             problems.append(f"{nid}: category {n['category']!r} does not belong to label {n['label']!r}")
         try:
@@ -63,6 +65,9 @@ def test_corpus_size_and_mix():
     hard = sum(n["category"].startswith("mimic_") or n["category"] == "exposed_no_nms" for n in NOTES)
     assert hard >= labels["negative"] / 2
     assert len({n["note_type"] for n in NOTES}) >= 12
+    genres = Counter(n["genre"] for n in NOTES)
+    assert set(genres) == set(corpus.GENRES)
+    assert sum(v for g, v in genres.items() if g not in ("clinical_note", "terse")) >= 300, "the genre batch"
     assert sum(c > 1 for c in Counter(n["person_id"] for n in NOTES).values()) >= 20, "multi-note patients"
 
 

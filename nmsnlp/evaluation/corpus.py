@@ -40,8 +40,15 @@ NOTE_TYPES = (
     "ed_provider_note", "icu_progress_note", "admission_hp", "discharge_summary", "psychiatry_progress_note",
     "cl_psychiatry_consult", "nursing_shift_note", "pharmacy_consult", "neurology_consult",
     "movement_disorders_clinic", "nursing_home_transfer", "rapid_response", "anesthesia_event", "telephone_encounter",
+    "case_report", "adverse_event_report", "patient_instructions", "order_set",
 )
-NOTE_FIELDS = ("note_id", "person_id", "note_datetime", "note_type", "text", "label", "category", "evidence")
+GENRES = (
+    "clinical_note",  # W1-W5 and the demo: narrative and SOAP notes of the 14 clinical note types
+    "terse",  # W6: problem lists, sign-outs, coding summaries, addenda with little bedside detail
+    "template_checklist", "nursing_parameters", "med_rec_flowsheet", "order_set", "discharge_instructions",
+    "adr_report", "diagnosis_list", "followup", "case_narrative",  # W7-W11: docs/briefs/genre_writer.md
+)
+NOTE_FIELDS = ("note_id", "person_id", "note_datetime", "note_type", "genre", "text", "label", "category", "evidence")
 SPLITS = ("train", "dev", "test")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "corpora"
 
@@ -115,6 +122,8 @@ def counts(notes: list[dict[str, Any]], splits: dict[str, str], gold: list[dict[
         "label": Counter(n["label"] for n in notes),
         "category": Counter(n["category"] for n in notes),
         "note_type": Counter(n["note_type"] for n in notes),
+        "genre": Counter(n["genre"] for n in notes),
+        "split_genre": Counter(f"{splits[n['person_id']]}/{n['genre']}" for n in notes),
         "split": Counter(splits[n["person_id"]] for n in notes),
         "split_label": Counter(f"{splits[n['person_id']]}/{n['label']}" for n in notes),
         "gold": Counter({"notes": len({g["note_id"] for g in gold}), "mentions": len(gold)}),
@@ -132,7 +141,8 @@ def counts_markdown(root: Path = DEFAULT_DIR) -> str:
         "",
     ]
     for key, title in (("label", "label"), ("split", "split"), ("split_label", "split / label"),
-                       ("note_type", "note type"), ("category", "category")):
+                       ("note_type", "note type"), ("genre", "genre"), ("split_genre", "split / genre"),
+                       ("category", "category")):
         lines += [f"| {title} | notes |", "| --- | ---: |"]
         lines += [f"| {k} | {v} |" for k, v in sorted(c[key].items())]
         lines.append("")
