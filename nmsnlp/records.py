@@ -81,6 +81,7 @@ class Mention:
     values: list[float] = field(default_factory=list, metadata=_PLAIN)
     diastolic: float | None = field(default=None, metadata=_PLAIN)
     rule: str | None = field(default=None, metadata=_PLAIN)
+    qualitative: str | None = None  # a lab or vital described in words: very_high, high, normal, low
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,11 +10,15 @@ from spacy.tokens import Doc, Span
 from ..records import FLAGS
 from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
+from .segments import affirmed_statement, box_state, in_parameter
 from .text import section_at
 
 _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
 _LIST_SECTIONS = {"medications", "discharge_medications"}
 _HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history", "social_history"}
+# sections whose findings are conditions, thresholds or teaching unless a sentence states them as the patient's
+_CONDITIONAL_SECTIONS = {"discharge_instructions": ("symptom", "diagnosis"),
+                         "orders": ("symptom", "diagnosis", "lab", "vital")}
 
 
 class AssertionComponent(RuleComponent):
@@ -46,28 +50,35 @@ class AssertionComponent(RuleComponent):
         spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
         drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
         text = doc.text  # Doc.text joins every token: read it once
-        bounds = sentence_bounds(doc) if drugs else []
+        bounds = sentence_bounds(doc)
         sent_starts = [b[0] for b in bounds]
         for span in spans:
             attrs = dict(span._.nmsnlp)
             section = section_at(headers, span.start_char)
+            sent = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
             flags = _modifier_flags(span)
             flags.update(attrs.pop("fixed", {}))
+            box = box_state(text, sent[0], span.start_char, span.end_char, sent[1])
+            if box is not None:  # a checklist item: the box or answer decides presence
+                flags["negated"], flags["uncertain"] = not box, False
+            if attrs["category"] != "drug" and in_parameter(text, sent[0], span.start_char, sent[1]):
+                flags["hypothetical"] = True  # a threshold or condition of an order, never a finding
             if section in _HISTORICAL_SECTIONS or (
                 attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits
             ):  # substance-use wording is social history wherever it is written
                 flags["historical"] = True
             elif section == "family_history":
                 flags["family"] = True
-            elif section == "discharge_instructions" and attrs["category"] in ("symptom", "diagnosis"):
+            elif attrs["category"] in _CONDITIONAL_SECTIONS.get(section or "", ()) and not (
+                box or affirmed_statement(text, sent[0], span.start_char)
+            ):
                 flags["hypothetical"] = True
             status = None
             if attrs["category"] == "drug":
-                sent = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
                 status = "allergy" if section == "allergies" else self._drug_status(text, span, drugs, sent)
                 if status is None and section in _LIST_SECTIONS:
                     status = "active"
-                if status in ("stopped", "held", "allergy"):
+                if status in ("stopped", "held", "allergy") and box is not False:
                     flags["negated"] = False
             elif section == "allergies" or _follows_allergy(text, span, drugs):
                 flags["historical"] = True

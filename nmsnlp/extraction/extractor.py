@@ -69,6 +69,7 @@ def mentions_from_doc(doc: Doc, note_id: str | None = None, offsets: Any = None)
                 values=list(a.get("values", [])),
                 diastolic=a.get("diastolic"),
                 rule=a.get("rule"),
+                qualitative=a.get("qualitative"),
             )
         )
     out.sort(key=lambda m: (m.start, m.end, m.concept))

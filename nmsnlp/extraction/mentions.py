@@ -8,7 +8,7 @@ from spacy.tokens import Doc, Span
 
 from .base import SPAN_GROUP, RuleComponent, sentence_bounds
 from .rules import RuleSet, TermScanner
-from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value
+from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value, qualitative
 
 
 class MentionComponent(RuleComponent):
@@ -39,11 +39,11 @@ class MentionComponent(RuleComponent):
             for start, end, rule in self.scanner.finditer(text, s_start, s_end):
                 if rule.concept is None:
                     continue  # a pseudo rule: this text is not a mention
-                spans.extend(self._mentions(doc, text, rule, start, end, s_end))
+                spans.extend(self._mentions(doc, text, rule, start, end, s_start, s_end))
         doc.spans[SPAN_GROUP] = spans
         return doc
 
-    def _mentions(self, doc: Doc, text: str, rule: Any, start: int, end: int, limit: int) -> list[Span]:
+    def _mentions(self, doc: Doc, text: str, rule: Any, start: int, end: int, sent_start: int, limit: int) -> list[Span]:
         attrs: dict[str, Any] = {"concept": rule.concept, "category": rule.category, "rule": rule.id}
         out = []
         if rule.concept in UNITS:
@@ -54,6 +54,10 @@ class MentionComponent(RuleComponent):
             if vm is not None:
                 end = vm.end
                 attrs.update(_value_attrs(vm))
+            else:
+                qual = qualitative(text, start, end, sent_start, limit)
+                if qual is not None:
+                    attrs["qualitative"] = qual
         elif rule.concept in SYMPTOM_VALUE_CONCEPT:
             derived = SYMPTOM_VALUE_CONCEPT[rule.concept]
             vm = parse_value(derived, text, end, limit, min(self.max_value_gap, 16))

@@ -37,6 +37,8 @@ PLAUSIBLE = {
     "myoglobin": (0.0, 5_000_000.0),
 }
 
+CK_DEFAULT_ULN = 200.0  # U/L: the upper limit of normal assumed when a note gives none ("CK 60x ULN")
+
 # A symptom written with a value carries a vital or lab of its own: "febrile to 104.5".
 SYMPTOM_VALUE_CONCEPT = {
     "fever": "temperature",
@@ -56,7 +58,9 @@ _CONNECTOR = re.compile(
     r"nearly|high|highest|currently|today|this|am|morning|on|admission|arrival|the|in|range|ranging|from|"
     r"total|serum|recheck|repeat|returned|markedly|significantly|mildly|trending|trended|climbed|climbing|"
     r"spiked|spiking|with|reading|readings|checked|noted|documented|recorded|into|trend|down|ranged|dropped|fell|"
-    r"improved|improving|downtrending|uptrending|still|remains|remained|persistently|persistent|s)(?![A-Za-z]))"
+    r"improved|improving|downtrending|uptrending|still|remains|remained|persistently|persistent|s|"
+    r"drawn|sent|obtained|result|results|resulted|showed|revealed|demonstrated|measuring|came[ \t]+back)(?![A-Za-z]))"
+    r"|,(?=[ \t])|[-–](?=[ \t])"
     # a time window or a date is not the value: "Tmax past 24 h 38.2", "CK 2/7: 104"
     r"|(?i:(?:in\s+the\s+)?(?:past|last|prior|previous|over\s+(?:the\s+)?(?:past|last))?[ \t]*\(?\d{1,2}[ \t]*(?:h|hr|hrs|hours)\)?(?![A-Za-z]))"
     r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?(?=[ \t]*[:,)-]|[ \t]+\d)"
@@ -73,9 +77,9 @@ _UNIT = {
     "ck": r"(?P<u>(?i:iu/l|u/l|units/l|units?/liter|iu|units?|u))(?![a-z])",
     "wbc": r"(?P<u>(?i:x[ \t]*10\^?9/l|x[ \t]*10\^?3/[uµμ]l|10\^?9/l|10\^?3/[uµμ]l|k/[uµμ]l|k/mm3|thou/[uµμ]l|"
            r"/[uµμ]l|/mm3|cells/[uµμ]l|k|x10e9/l|x10e3/ul))(?![a-z])",
-    "heart_rate": r"(?P<u>(?i:bpm|beats[ \t]*/[ \t]*min|beats[ \t]+per[ \t]+minute|/min))",
+    "heart_rate": r"(?P<u>(?i:bpm|beats[ \t]*/[ \t]*min|beats[ \t]+per[ \t]+minute|/min|per[ \t]+min(?:ute)?))",
     "blood_pressure": r"(?P<u>(?i:mm[ \t]*hg))",
-    "respiratory_rate": r"(?P<u>(?i:breaths[ \t]*/[ \t]*min|breaths[ \t]+per[ \t]+minute|/min|bpm))",
+    "respiratory_rate": r"(?P<u>(?i:breaths[ \t]*/[ \t]*min|breaths[ \t]+per[ \t]+minute|/min|bpm|per[ \t]+min(?:ute)?))",
     "creatinine": r"(?P<u>(?i:mg/dl|[uµμ]mol/l|micromol/l))",
     "potassium": r"(?P<u>(?i:mmol/l|meq/l|mEq/L))",
     "myoglobin": r"(?P<u>(?i:ng/ml|mcg/l|[uµμ]g/l))",
@@ -102,6 +106,16 @@ _TREND_STEP = re.compile(
 )
 
 
+# what a number is when it is not a lab or vital value: an age or sex ("34M", "22 yo"), a dose, a duration
+_NOT_A_VALUE = re.compile(
+    r"[ \t]?(?i:yo|y/o|y\.o\.?|years?|yrs?|-years?|-yo|mg|mcg|µg|ml|kg|lbs?|ms|msec|mins?|minutes|hours|days?|"
+    r"weeks?|wks?|months?|mos)(?![A-Za-z/])"
+)
+_SEX_AFTER = re.compile(r"[MF](?![A-Za-z])")
+_SPACED_THOUSANDS = re.compile(r"\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?!\d|[,.]\d)")
+_ULN_MULTIPLE = re.compile(r"[ \t]*(?:x|×|times|-fold|fold)[ \t]*(?:the[ \t]+)?(?i:uln|upper[ \t]+limit(?:[ \t]+of[ \t]+normal)?|normal)")
+
+
 @dataclass(frozen=True)
 class ValueMatch:
     value: float
@@ -123,12 +137,21 @@ def _number_at(concept: str, text: str, pos: int, limit: int) -> tuple[float, in
         m = re.compile(r"(\d{2,3}),(\d)(?!\d)").match(text, pos, limit)
         if m:  # a European decimal comma: 39,5
             return float(f"{m.group(1)}.{m.group(2)}"), m.end(), ""
-    m = re.compile(rf"(?:{_NUM})").match(text, pos, limit)
+    m = None
+    if concept in ("ck", "myoglobin"):  # "CK 12 450": thousands grouped by a space
+        m = _SPACED_THOUSANDS.match(text, pos, limit)
+    m = m or re.compile(rf"(?:{_NUM})").match(text, pos, limit)
     if not m:
         return None
-    n = _num(m.group())
+    n = _num(re.sub(r"[ \u00a0\u2009\u202f]", "", m.group()))
     end = m.end()
+    if _NOT_A_VALUE.match(text, end, limit) or (concept != "temperature" and _SEX_AFTER.match(text, end, limit)):
+        return None
     suffix = ""
+    if concept == "ck":
+        x = _ULN_MULTIPLE.match(text, end, limit)
+        if x:  # "CK 60x ULN": a multiple of the upper limit
+            return n, x.end(), "uln"
     k = re.compile(r"[ \t]?[kK](?![A-Za-z/])").match(text, end, limit)
     if k and concept in ("ck", "wbc", "myoglobin"):
         suffix, end = "k", k.end()
@@ -155,6 +178,8 @@ def _normalize(concept: str, number: float, suffix: str, unit_text: str | None) 
     elif concept == "ck":
         if suffix == "k":
             v *= 1000
+        elif suffix == "uln":
+            v *= CK_DEFAULT_ULN
     elif concept == "wbc":
         if suffix == "k" or u in ("k", "k/ul", "k/µl", "k/μl", "k/mm3", "thou/ul"):
             pass
@@ -228,6 +253,8 @@ def parse_value(
     if norm is None:
         return None
     value, unit = norm
+    if suffix == "uln":
+        return ValueMatch(value=value, unit=unit, comparator=comparator, end=end_with_unit, ref_high=CK_DEFAULT_ULN)
     values = [value]
     # a range "118-140" or a trend "2,100 -> 8,450 -> 23,000"
     trend = _trend(concept, text, end_with_unit, limit, suffix, unit_text, with_end=True)
@@ -318,3 +345,29 @@ def _trend(concept: str, text: str, j: int, limit: int, suffix: str, unit_text: 
 
 def _looks_like_word(text: str, end: int, limit: int) -> bool:
     return end < limit and text[end].isalpha()
+
+
+# A lab or vital described without a number: "markedly elevated CK", "CK was raised", "normal CK".
+_MARKED = r"(?:markedly|massively|significantly|severely|very|extremely|highly|greatly|grossly|hugely|dramatically)"
+_QUAL_WORD = r"(?P<word>elevated|raised|high|increased|rising|abnormal|normal|unremarkable|low)"
+_QUAL_BEFORE = re.compile(
+    rf"(?i:(?P<marked>{_MARKED})?[ \t]*(?:and[ \t]+rising[ \t]+|,[ \t]*)?{_QUAL_WORD}[ \t]+(?:serum[ \t]+|plasma[ \t]+|blood[ \t]+)?)$"
+)
+_QUAL_AFTER = re.compile(
+    rf"(?i:[ \t]+(?:levels?[ \t]+|values?[ \t]+)?(?:was|were|is|are|remained|remains|became|being|now)?[ \t]*"
+    rf"(?:(?P<marked>{_MARKED})[ \t]+)?{_QUAL_WORD})(?![A-Za-z])"
+)
+
+
+def qualitative(text: str, start: int, end: int, lo: int, hi: int) -> str | None:
+    """'very_high', 'high', 'normal' or 'low' when a lab or vital at text[start:end] is described in words
+    (in the sentence text[lo:hi]), else None."""
+    m = _QUAL_BEFORE.search(text, max(lo, start - 40), start) or _QUAL_AFTER.match(text, end, min(hi, end + 40))
+    if m is None:
+        return None
+    word = m.group("word").lower()
+    if word in ("normal", "unremarkable"):
+        return "normal"
+    if word == "low":
+        return "low"
+    return "very_high" if m.group("marked") else "high"

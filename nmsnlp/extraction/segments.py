@@ -1,0 +1,110 @@
+"""Structured segments inside a sentence: what the shape and wording of a line say about a mention in it.
+
+Clinical notes mix narrative with structured text, and there the line's shape decides assertion,
+whatever the words around the mention say:
+
+- **checklists and templates**: a box before the item (`[ ] Fever`, `[x] Rigidity`, `( )`, `(+)`,
+  `(-)`, `☐`, `☒`), a Y/N choice after it (`heat exposure ( ) Y (x) N`, `Fever Y [ ] N [x]`), an
+  answer after a colon (`Fever: no`, `Rigidity: denies`, `Confusion: yes`), or a row of Y/N columns
+  (`Muscle rigidity   N   N   N`). An unchecked box or a "no" answer negates the item; a checked box
+  or a "yes" affirms it (present, whatever a nearby "no" says).
+- **parameters and orders**: "call/notify/page MD for", "hold for", "hold if", "PRN temp >", "if SBP <",
+  "titrate to", "goal", "keep T <": everything after such a cue in its clause is a threshold or a
+  condition, never a reading or a finding (hypothetical). Past tense ("called MD re T 39.2") is an event
+  and is not a cue.
+- **affirming statements in instructions** ("you were treated for", "you developed", "Diagnosis:"): the
+  item is this patient's, even in an instructions or orders section.
+
+Everything here looks only inside one sentence, so the fast path still equals the full pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOX = r"(?:\[\s*(?P<b1>[xX✓✔*+\-]?)\s*\]|\(\s*(?P<b2>[xX✓✔*+\-]?)\s*\)|(?P<b3>[☐☒☑✓✔]))"
+# the box nearest before the item, with only the item's own words between them
+_BOX_BEFORE = re.compile(_BOX + r"(?![ \t]*(?:Y|N|Yes|No)\b)[ \t]*(?P<gap>[^\[\]()☐☒☑|;:]{0,40})$")
+_YN_PAIR = re.compile(
+    r"^[ \t]*[:\-]?[ \t]*(?:"
+    r"(?P<m1>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l1>Y(?:es)?|N(?:o)?)\b[ \t]*(?P<m2>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l2>Y(?:es)?|N(?:o)?)\b"
+    r"|(?P<l3>Y(?:es)?|N(?:o)?)[ \t]*(?P<m3>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l4>Y(?:es)?|N(?:o)?)[ \t]*(?P<m4>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])"
+    r")"
+)
+_ANSWER = re.compile(
+    r"^[ \t]*(?:\([^)]{0,20}\))?[ \t]*[:=][ \t]*(?P<answer>no|none|denies|denied|neg|negative|absent|not present|nil|n|"
+    r"yes|y|present|positive|pos|\+)(?![A-Za-z0-9/])",
+    re.I,
+)
+_SIGN_AFTER = re.compile(r"^[ \t]*[:=]?[ \t]*\((?P<sign>[+\-])\)")
+_COLUMNS = re.compile(r"[ \t]*(?:\|[ \t]*)?[ \t]{2,}(?P<cells>(?:[YN][ \t|]+)*[YN])[\s|]*$")
+_NEGATIVE_ANSWERS = {"no", "none", "denies", "denied", "neg", "negative", "absent", "not present", "nil", "n"}
+
+_PARAMETER = re.compile(
+    r"\b(?:call|notify|page|alert|contact|inform|text|message|escalate to)[ \t]+(?:the[ \t]+)?"
+    r"(?:md|do|np|pa|provider|physician|doctor|prescriber|team|house[ \t]?officer|ho|resident|on[ \t-]?call|covering|"
+    r"primary[ \t]+team|rrt|rapid[ \t]+response|psychiatrist|psych|pharmacy|charge[ \t]+nurse|rn)\b"
+    r"(?:[^;]{0,40}?\b(?:for|if|with|when|re:?|should)\b|[ \t]*[:\-])"
+    r"|\b(?:call|notify|page)[ \t]+(?:for|if|when)\b"
+    r"|\bhold\b[^;.]{0,40}?\b(?:if|when)\b|\bhold[ \t]+parameters?\b"
+    r"|\bhold\b[^;.]{0,40}?\bfor[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr|rr|k|qtc|ck|pulse)\b[ \t]*(?:[<>≤≥]|of|above|below|over|under|greater|less))"
+    r"|\bprn[ \t]+(?:for[ \t]+)?(?=(?:t|temp|temperature|fever|hr|sbp|dbp|bp|pain|agitation|rigidity|ck)\b)"
+    r"|\bif[ \t]+(?=(?:t|temp|temperature|hr|sbp|dbp|bp|map|rr|ck|cpk|wbc|k|potassium|pulse|heart[ \t]+rate)\b)"
+    r"|\btitrate[ \t]+(?:to|for)\b|\bgoals?[ \t]*(?:of|is|:)?[ \t]*(?=(?:t|temp|sbp|dbp|bp|map|hr|rr)\b)"
+    r"|\b(?:keep|maintain)[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr)\b)"
+    r"|\bnotify[ \t]+parameters?\b|\bcall[ \t]+parameters?\b|\bparameters?[ \t]*:"
+    r"|\b(?:notify|call)[ \t]*:",
+    re.I,
+)
+_CLAUSE_END = re.compile(r";")
+_AFFIRM = re.compile(
+    r"\byou[ \t]+(?:were|have[ \t]+been|was)[ \t]+(?:treated|admitted|hospitali[sz]ed|diagnosed|seen|cared[ \t]+for|found)\b"
+    r"|\byou[ \t]+(?:had|developed|have[ \t]+had|got|experienced)\b"
+    r"|\b(?:the[ \t]+)?reason[ \t]+(?:for[ \t]+your|you[ \t]+were)\b"
+    r"|\b(?:diagnos[ie]s|dx|indication|reason[ \t]+for[ \t]+(?:admission|order|visit))[ \t]*:",
+    re.I,
+)
+
+
+def box_state(text: str, sent_start: int, start: int, end: int, sent_end: int) -> bool | None:
+    """True when the line marks the item at text[start:end] present (checked box, "yes"), False when it
+    marks it absent (unchecked box, "no", N columns), None when the sentence is not shaped like that.
+    An answer after the item wins over a box before it (which may close the previous item)."""
+    after = text[end : min(sent_end, end + 80)]
+    yn = _YN_PAIR.match(after)
+    if yn is not None:
+        pairs = [(yn.group("m1"), yn.group("l1")), (yn.group("m2"), yn.group("l2"))] if yn.group("m1") else \
+                [(yn.group("m3"), yn.group("l3")), (yn.group("m4"), yn.group("l4"))]
+        checked = [label for mark, label in pairs if re.search(r"[xX✓✔]", mark)]
+        return checked[0][0].upper() == "Y" if len(checked) == 1 else None
+    sign = _SIGN_AFTER.match(after)
+    if sign is not None:
+        return sign.group("sign") == "+"
+    ans = _ANSWER.match(after)
+    if ans is not None:
+        return ans.group("answer").lower() not in _NEGATIVE_ANSWERS
+    m = _BOX_BEFORE.search(text, max(sent_start, start - 60), start)
+    if m is not None:
+        mark = next(g for g in (m.group("b1"), m.group("b2"), m.group("b3")) if g is not None)
+        return mark not in ("", "☐", "-")
+    col = _COLUMNS.match(text, end, sent_end)
+    if col is not None:
+        return "Y" in re.findall(r"[YN]", col.group("cells"))
+    return None
+
+
+def in_parameter(text: str, sent_start: int, start: int, sent_end: int) -> bool:
+    """Whether a parameter or order cue ("call MD for", "hold if", "PRN temp >", "titrate to") stands
+    before `start` in its sentence, with no ";" between: the mention is then a threshold or a condition."""
+    lo = sent_start
+    for m in _CLAUSE_END.finditer(text, sent_start, start):
+        lo = m.end()
+    hi = _CLAUSE_END.search(text, start, sent_end)
+    # search the whole clause (the cue's lookahead may read the mention itself), keep cues before it
+    return any(m.start() < start for m in _PARAMETER.finditer(text, lo, hi.start() if hi else sent_end))
+
+
+def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
+    """Whether the sentence states the item as this patient's before it ("you were treated for",
+    "Diagnosis:"), which an instructions or orders section does not turn hypothetical."""
+    return _AFFIRM.search(text, sent_start, start) is not None
