@@ -176,7 +176,7 @@ def train(
     report = evaluate(model, data, drug_classes)
     model.meta["evaluation_test_split"] = {k: report[k] for k in ("n", "n_positive", "model", "keyword", "criteria",
                                                                  "core4of6", "recall_unnamed", "history_flagged_rate",
-                                                                 "history_nms_history_rate")}
+                                                                 "history_nms_history_rate", "by_genre")}
     model.save(out)
     typer.echo(f"model written to {out} (threshold {model.threshold:.4f})")
     typer.echo(format_report(report))

@@ -8,7 +8,7 @@ reaches every output. Each field has a *kind* that says how a writer stores it:
     str, int, float, bool      a scalar (or null)
     floats                     a list of numbers
     evidence                   a list of {concept, text, start, end}
-    map_float, map_int         an object of name -> number
+    map_float, map_int, map_str  an object of name -> number or text
 
 The vocabularies shared by every layer live here too: the five assertion flags and what "present" means.
 """
@@ -35,7 +35,7 @@ class Field:
 
 def _kind(name: str, annotation: Any) -> str:
     text = str(annotation)
-    for token, kind in (("dict[str, float]", "map_float"), ("dict[str, int]", "map_int"),
+    for token, kind in (("dict[str, float]", "map_float"), ("dict[str, int]", "map_int"), ("dict[str, str]", "map_str"),
                         ("list[dict", "evidence"), ("list[float]", "floats"), ("bool", "bool"), ("float", "float"),
                         ("int", "int"), ("str", "str")):
         if token in text:
@@ -82,6 +82,7 @@ class Mention:
     diastolic: float | None = field(default=None, metadata=_PLAIN)
     rule: str | None = field(default=None, metadata=_PLAIN)
     qualitative: str | None = None  # a lab or vital described in words: very_high, high, normal, low
+    cues: dict[str, str] = field(default_factory=dict, metadata=_PLAIN)  # flag -> what set it (a ConText literal, ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +116,7 @@ class NoteScore:
     contributions: dict[str, float] = field(default_factory=dict)
     criteria_items: dict[str, int] = field(default_factory=dict)
     note_datetime: str | None = None
+    nms_documented: bool | None = None  # a clinician documents a current NMS diagnosis (flagged whatever the score)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -116,6 +116,8 @@ def check(case: Case, mentions: list) -> list[str]:
             problems.append(f"{label}: drug_status={m.drug_status}, expected {g.attrs.get('ds')}")
         if "sec" in g.attrs and m.section != g.attrs["sec"]:
             problems.append(f"{label}: section={m.section}, expected {g.attrs['sec']}")
+        if "q" in g.attrs and m.qualitative != g.attrs["q"]:
+            problems.append(f"{label}: qualitative={m.qualitative}, expected {g.attrs['q']}")
         if "ref" in g.attrs and (m.ref_high is None or abs(m.ref_high - float(g.attrs["ref"])) > 0.05):
             problems.append(f"{label}: ref_high={m.ref_high}, expected {g.attrs['ref']}")
     for k, m in enumerate(mentions):

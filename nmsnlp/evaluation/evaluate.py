@@ -40,6 +40,19 @@ class Scored:
     def y(self) -> int:
         return int(self.note["label"] == "nms_current")
 
+    @property
+    def documented(self) -> bool:
+        return bool(self.features.get("nms:documented"))
+
+
+BEDSIDE = ("symptom", "lab", "vital")
+
+
+def terse_copy(s: Scored, classes: dict[str, str]) -> dict[str, float]:
+    """The features of a note with its bedside mentions (signs, labs, vitals) removed: what a terse note
+    naming the same episode would give (training augmentation, so a named case needs no bedside detail)."""
+    return note_features([m for m in s.mentions if m.category not in BEDSIDE], classes)
+
 
 def prepare(notes: list[dict[str, Any]], extractor: Extractor) -> list[Scored]:
     classes = drug_classes(extractor.nlp)
@@ -55,13 +68,18 @@ def train(corpus_dir: Path, seed: int = SEED, extractor: Extractor | None = None
     corp = corpus_mod.load_corpus(corpus_dir)
     data = {s: prepare(corp.split(s), ex) for s in corpus_mod.SPLITS}
     tr, dev = data["train"], data["dev"]
-    model = fit([s.features for s in tr], [s.y for s in tr], [s.features for s in dev], [s.y for s in dev], seed)
+    classes = drug_classes(ex.nlp)
+    named = [s for s in tr if s.y and s.documented]
+    train_x = [s.features for s in tr] + [terse_copy(s, classes) for s in named]
+    train_y = [s.y for s in tr] + [1] * len(named)
+    model = fit(train_x, train_y, [s.features for s in dev], [s.y for s in dev], seed)
     model.meta = {
         "feature_schema_version": model.meta["feature_schema_version"],
         "seed": seed,
         "training_data_sha256": data_hash([(s.note["note_id"], s.note["text"], s.y) for s in tr]),
         "n_train": len(tr),
         "n_train_positive": sum(s.y for s in tr),
+        "n_train_terse_copies": len(named),
         "threshold_rule": f"highest threshold with sensitivity >= 0.95 on the dev split ({len(dev)} notes)",
         "library_versions": model.meta["library_versions"],
     }
@@ -71,8 +89,8 @@ def train(corpus_dir: Path, seed: int = SEED, extractor: Extractor | None = None
 # --------------------------------------------------------------------------- metrics
 
 
-def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    flag = p >= threshold
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float, flag: np.ndarray | None = None) -> dict[str, float]:
+    flag = p >= threshold if flag is None else flag
     tp = int((flag & (y == 1)).sum())
     fp = int((flag & (y == 0)).sum())
     fn = int((~flag & (y == 1)).sum())
@@ -135,7 +153,8 @@ def evaluate(model: Model, data: dict[str, list[Scored]], drug_classes: dict[str
     y = np.array([s.y for s in test])
     p = model.predict_proba([s.features for s in test])
     report: dict[str, Any] = {"split": "test", "n": len(test), "n_positive": int(y.sum())}
-    report["model"] = binary_metrics(y, p, model.threshold) | {"threshold": model.threshold}
+    flagged = (p >= model.threshold) | np.array([s.documented for s in test], dtype=bool)
+    report["model"] = binary_metrics(y, p, model.threshold, flagged) | {"threshold": model.threshold}
     report["reliability"] = reliability(y, p)
 
     kw = np.array([1.0 if KEYWORD.search(s.note["text"]) else 0.0 for s in test])
@@ -146,7 +165,6 @@ def evaluate(model: Model, data: dict[str, list[Scored]], drug_classes: dict[str
     core = np.array([core_features(s) for s in test], dtype=float)
     report["core4of6"] = binary_metrics(y, core / 6, 4 / 6)
 
-    flagged = p >= model.threshold
     systems = {"model": flagged, "keyword": kw >= 0.5, "criteria": pts(test) >= cut, "core4of6": core >= 4}
     by_cat: dict[str, dict[str, int]] = {}
     for i, s in enumerate(test):
@@ -165,6 +183,13 @@ def evaluate(model: Model, data: dict[str, list[Scored]], drug_classes: dict[str
         "false_alarms": sorted(s.note["note_id"] for s, fl in zip(test, flagged) if not s.y and fl),
     }
     report["label_counts"] = dict(Counter(s.note["label"] for s in test))
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(test):
+        groups.setdefault(s.note.get("genre", "clinical_note"), []).append(i)
+        groups.setdefault("first test split (clinical_note)" if s.note.get("genre", "clinical_note") == "clinical_note"
+                          else "genre batch (W7-W11)", []).append(i)
+    report["by_genre"] = {g: binary_metrics(y[ix], p[ix], model.threshold, flagged[ix]) | {"n_positive": int(y[ix].sum())}
+                          for g, ix in sorted(groups.items())}
     return report
 
 
@@ -188,6 +213,10 @@ def format_report(r: dict[str, Any]) -> str:
               f"  {'category':32}{'n':>4}{'model':>7}{'keyword':>9}{'criteria':>10}{'4 of 6':>8}"]
     lines += [f"  {c:32}{v['n']:4d}{v['model']:7d}{v['keyword']:9d}{v['criteria']:10d}{v['core4of6']:8d}"
               for c, v in r["flag_rate_by_category"].items()]
+    lines += ["", "by genre (test; flagged = score >= threshold or nms_documented):",
+              f"  {'genre':36}{'n':>4}{'pos':>5}{'AUROC':>7}{'sens':>7}{'spec':>7}{'PPV':>7}"]
+    lines += [f"  {g:36}{m['n']:4d}{m['n_positive']:5d}{m['auroc']:7.3f}{m['sensitivity']:7.3f}{m['specificity']:7.3f}"
+              f"{m['ppv']:7.3f}" for g, m in r["by_genre"].items()]
     lines += ["", f"missed: {', '.join(r['errors']['missed']) or 'none'}",
               f"false alarms: {', '.join(r['errors']['false_alarms']) or 'none'}"]
     return "\n".join(lines)

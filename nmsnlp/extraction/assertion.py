@@ -10,7 +10,7 @@ from spacy.tokens import Doc, Span
 from ..records import FLAGS
 from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
-from .segments import affirmed_statement, box_state, in_parameter
+from .segments import affirmed_statement, box_state, dated_earlier, in_parameter, opens_with_age, parameter_after
 from .text import section_at
 
 _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
@@ -56,35 +56,46 @@ class AssertionComponent(RuleComponent):
             attrs = dict(span._.nmsnlp)
             section = section_at(headers, span.start_char)
             sent = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
-            flags = _modifier_flags(span)
-            flags.update(attrs.pop("fixed", {}))
+            flags, cues = _modifier_flags(span)
+            fixed = attrs.pop("fixed", {})
+            flags.update(fixed)
+            cues.update({f: f"rule {attrs['rule']}" for f, on in fixed.items() if on})
+
             box = box_state(text, sent[0], span.start_char, span.end_char, sent[1])
             if box is not None:  # a checklist item: the box or answer decides presence
-                flags["negated"], flags["uncertain"] = not box, False
-            if attrs["category"] != "drug" and in_parameter(text, sent[0], span.start_char, sent[1]):
-                flags["hypothetical"] = True  # a threshold or condition of an order, never a finding
-            if section in _HISTORICAL_SECTIONS or (
-                attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits
-            ):  # substance-use wording is social history wherever it is written
-                flags["historical"] = True
+                _set(flags, cues, "negated", not box, "checklist: not marked")
+                _set(flags, cues, "uncertain", False, "")
+            if attrs["category"] != "drug" and (in_parameter(text, sent[0], span.start_char, sent[1])
+                                                or parameter_after(text, span.end_char, sent[1])):
+                _set(flags, cues, "hypothetical", True, "order or parameter")  # a threshold or condition, never a finding
+            if not flags["negated"] and attrs.get("value") is None and dated_earlier(text, span.end_char, sent[1]):
+                _set(flags, cues, "historical", True, "dated earlier")
+            if opens_with_age(text, sent[0], sent[1]):
+                _set(flags, cues, "historical", True, "at an earlier age")
+            if section in _HISTORICAL_SECTIONS:
+                _set(flags, cues, "historical", True, f"section {section}")
+            elif attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits:
+                _set(flags, cues, "historical", True, "substance use")  # social history wherever it is written
             elif section == "family_history":
-                flags["family"] = True
-            elif attrs["category"] in _CONDITIONAL_SECTIONS.get(section or "", ()) and not (
-                box or affirmed_statement(text, sent[0], span.start_char)
-            ):
-                flags["hypothetical"] = True
+                _set(flags, cues, "family", True, f"section {section}")
+            elif attrs["category"] in _CONDITIONAL_SECTIONS.get(section or "", ()) and not affirmed_statement(
+                text, sent[0], span.start_char
+            ):  # a checked box there selects an order or a teaching point, not a finding
+                _set(flags, cues, "hypothetical", True, f"section {section}")
             status = None
             if attrs["category"] == "drug":
                 status = "allergy" if section == "allergies" else self._drug_status(text, span, drugs, sent)
                 if status is None and section in _LIST_SECTIONS:
                     status = "active"
                 if status in ("stopped", "held", "allergy") and box is not False:
-                    flags["negated"] = False
+                    _set(flags, cues, "negated", False, "")
             elif section == "allergies" or _follows_allergy(text, span, drugs):
-                flags["historical"] = True
+                _set(flags, cues, "historical", True, "allergy entry")
             if attrs.get("value") is not None:  # a measured value is neither absent nor in doubt
-                flags["negated"] = flags["uncertain"] = False
+                _set(flags, cues, "negated", False, "")
+                _set(flags, cues, "uncertain", False, "")
             attrs.update(flags)
+            attrs["cues"] = {f: cues[f] for f in FLAGS if flags[f] and f in cues}
             attrs["section"] = section
             attrs["drug_status"] = status
             span._.nmsnlp = attrs
@@ -130,18 +141,32 @@ _JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
 
 
-def _modifier_flags(span: Span) -> dict[str, bool]:
-    """The five flags from the ConText modifiers of a span, leaving out modifiers that lie inside
-    the span itself ("without" in "seen without complication" does not negate that phrase)."""
+def _set(flags: dict[str, bool], cues: dict[str, str], flag: str, value: bool, cue: str) -> None:
+    """Set or clear a flag, keeping what set it."""
+    flags[flag] = value
+    if value:
+        cues[flag] = cue
+    else:
+        cues.pop(flag, None)
+
+
+def _modifier_flags(span: Span) -> tuple[dict[str, bool], dict[str, str]]:
+    """The five flags from the ConText modifiers of a span, and for each flag set the cue that set it (the
+    rule's literal), leaving out modifiers that lie inside the span itself ("without" in "seen without
+    complication" does not negate that phrase)."""
     flags = dict.fromkeys(FLAGS, False)
+    cues: dict[str, str] = {}
     for modifier in getattr(span._, "modifiers", ()):
         m_start, m_end = modifier.modifier_span
         if m_start < span.end and span.start < m_end:
             continue
         for cat in (modifier.category, *(modifier.rule.metadata or {}).get("also", ())):
             if cat in CATEGORY_FLAG:
-                flags[CATEGORY_FLAG[cat]] = True
-    return flags
+                flag, literal = CATEGORY_FLAG[cat], modifier.rule.literal
+                flags[flag] = True
+                if literal not in cues.get(flag, "").split("; "):
+                    cues[flag] = f"{cues[flag]}; {literal}" if flag in cues else literal
+    return flags, cues
 
 
 def _follows_allergy(text: str, span: Span, drugs: list[Span]) -> bool:

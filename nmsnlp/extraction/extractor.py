@@ -70,6 +70,7 @@ def mentions_from_doc(doc: Doc, note_id: str | None = None, offsets: Any = None)
                 diastolic=a.get("diastolic"),
                 rule=a.get("rule"),
                 qualitative=a.get("qualitative"),
+                cues=dict(a.get("cues", {})),
             )
         )
     out.sort(key=lambda m: (m.start, m.end, m.concept))

@@ -50,7 +50,7 @@ _PARAMETER = re.compile(
     r"|\bhold\b[^;.]{0,40}?\bfor[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr|rr|k|qtc|ck|pulse)\b[ \t]*(?:[<>≤≥]|of|above|below|over|under|greater|less))"
     r"|\bprn[ \t]+(?:for[ \t]+)?(?=(?:t|temp|temperature|fever|hr|sbp|dbp|bp|pain|agitation|rigidity|ck)\b)"
     r"|\bif[ \t]+(?=(?:t|temp|temperature|hr|sbp|dbp|bp|map|rr|ck|cpk|wbc|k|potassium|pulse|heart[ \t]+rate)\b)"
-    r"|\btitrate[ \t]+(?:to|for)\b|\bgoals?[ \t]*(?:of|is|:)?[ \t]*(?=(?:t|temp|sbp|dbp|bp|map|hr|rr)\b)"
+    r"|\btitrate\b[^;.]{0,30}?\b(?:to|for)\b|\bgoals?[ \t]*(?:of|is|:)?[ \t]*(?=(?:t|temp|sbp|dbp|bp|map|hr|rr)\b)"
     r"|\b(?:keep|maintain)[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr)\b)"
     r"|\bnotify[ \t]+parameters?\b|\bcall[ \t]+parameters?\b|\bparameters?[ \t]*:"
     r"|\b(?:notify|call)[ \t]*:",
@@ -108,3 +108,34 @@ def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence states the item as this patient's before it ("you were treated for",
     "Diagnosis:"), which an instructions or orders section does not turn hypothetical."""
     return _AFFIRM.search(text, sent_start, start) is not None
+
+
+# a year written right after the item dates it to an earlier episode: "NMS on risperidone (May 2021, ICU)",
+# "haloperidol - NMS (03/2021)", "NMS in 2017" (a full date may be this admission's, so it is not a cue)
+_DATED_AFTER = re.compile(
+    r"[^.;()\n]{0,30}?(?:\([ \t]*(?:[A-Za-z]{3,9}\.?[ \t]+)?(?:19|20)\d{2}(?![\d/])|\([ \t]*\d{1,2}/(?:19|20)\d{2}(?!\d)"
+    r"|[ \t,](?:in|during)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+)?(?:19|20)\d{2}(?![\d/]))"
+)
+_WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ \t]*")
+# a sentence that opens with an age: "At 24 she developed NMS", "At age 19, ..."
+_AGE_OPENING = re.compile(r"[ \t]*(?:At|at)[ \t]+(?:the[ \t]+)?(?:age[ \t]+(?:of[ \t]+)?)?\d{1,2}\b(?![ \t]*(?:h|hours?|mg|%|:))")
+# an order cue after the item: "signs of NMS (fever, rigidity) -> notify MD", "T > 38.5: call MD"
+_PARAMETER_AFTER = re.compile(
+    r"[^;.]{0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?(?:notify|call|page|contact|alert|report[ \t]+to|"
+    r"(?:go[ \t]+to[ \t]+(?:the[ \t]+)?)?(?:ed|er|emergency))\b(?![ \t]+(?:was|were|placed|made))",
+    re.I,
+)
+
+
+def dated_earlier(text: str, end: int, sent_end: int) -> bool:
+    """Whether a year follows the item at `end` in its clause ("(May 2021", "in 2017")."""
+    return _DATED_AFTER.match(text, end, sent_end) is not None
+
+
+def opens_with_age(text: str, sent_start: int, sent_end: int) -> bool:
+    return _AGE_OPENING.match(text, sent_start, sent_end) is not None
+
+
+def parameter_after(text: str, end: int, sent_end: int) -> bool:
+    """Whether an order cue follows the item in its clause ("... -> notify MD")."""
+    return _PARAMETER_AFTER.match(text, end, sent_end) is not None

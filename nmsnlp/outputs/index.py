@@ -70,6 +70,6 @@ def _decode(kind: str, value: Any) -> Any:
         return None
     if kind == "bool":
         return bool(value)
-    if kind in ("floats", "evidence", "map_float", "map_int"):
+    if kind in ("floats", "evidence", "map_float", "map_int", "map_str"):
         return json.loads(value)
     return value

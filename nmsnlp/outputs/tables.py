@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from ..records import Field
 
-NESTED = ("floats", "evidence", "map_float", "map_int")
+NESTED = ("floats", "evidence", "map_float", "map_int", "map_str")
 
 
 def json_line(record: dict[str, Any]) -> str:
@@ -52,6 +52,7 @@ def arrow_type(field: Field) -> Any:
                                         ("end", pa.int64())])),
         "map_float": pa.map_(pa.string(), pa.float64()),
         "map_int": pa.map_(pa.string(), pa.int64()),
+        "map_str": pa.map_(pa.string(), pa.string()),
     }[field.kind]
 
 
@@ -62,7 +63,7 @@ def arrow_schema(fields: tuple[Field, ...]) -> Any:
 
 
 def arrow_value(field: Field, value: Any) -> Any:
-    if field.kind in ("map_float", "map_int"):
+    if field.kind in ("map_float", "map_int", "map_str"):
         return None if value is None else list(value.items())
     return value
 

@@ -10,8 +10,8 @@ the documented choices:
 - hyperthermia (18) "> 38.0 C on at least 2 occasions": two temperature readings above 38.0 C (trend values
   count), or one such reading plus a separate present fever mention, or two present fever mentions.
 - rigidity (17), mental status alteration (13): a present mention.
-- CK (10): the maximum CK at least 4 times the upper limit of normal; the note's reference range when it
-  gives one, else 200 U/L.
+- CK (10): the maximum CK at least 4 times the upper limit of normal (the note's reference range when it
+  gives one, else 200 U/L), or a CK described as markedly raised without a number, or rhabdomyolysis present.
 - sympathetic lability (10), two or more of: BP elevation (no baseline in one note: a systolic of 150 or
   more, or hypertension present, stands for >= 25% over a 120 baseline); BP fluctuation (systolic
   readings spanning 25 mmHg or more, or labile BP / autonomic instability present); diaphoresis;
@@ -34,6 +34,7 @@ from .view import (
     DIFFERENTIALS,
     as_m,
     ck_uln_ratio,
+    elevated_ck,
     exposure,
     present,
     reading_mentions,
@@ -80,8 +81,9 @@ def criteria(mentions: Iterable[Any], drug_classes: dict[str, str]) -> CriteriaR
         support["hyperthermia"] = hot + fevers
     support["rigidity"] = present_of("rigidity")
     support["mental_status"] = present_of("altered_mental_status")
-    if ck_uln_ratio(ms) >= 4:
-        support["ck_elevation"] = reading_mentions(ms, "ck")
+    marked = [m for m in ms if elevated_ck(m) and (m.concept == "rhabdomyolysis" or m.qualitative == "very_high")]
+    if ck_uln_ratio(ms) >= 4 or marked:
+        support["ck_elevation"] = reading_mentions(ms, "ck") + marked
 
     sbps = readings(ms, "blood_pressure")
     bp_high = [m for m in reading_mentions(ms, "blood_pressure") if m.value is not None and m.value >= 150]

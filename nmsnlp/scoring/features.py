@@ -20,9 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .criteria import CriteriaResult, criteria
-from .view import D2_CLASSES, DIFFERENTIALS, M, as_m, ck_uln, exposure, present, reading_mentions, values_of
+from .view import (
+    D2_CLASSES,
+    DIFFERENTIALS,
+    M,
+    as_m,
+    ck_uln,
+    documents_nms,
+    elevated_ck,
+    exposure,
+    present,
+    reading_mentions,
+    values_of,
+)
 
-FEATURE_SCHEMA_VERSION = "2"
+FEATURE_SCHEMA_VERSION = "3"
 
 SYMPTOMS = (
     "fever", "rigidity", "altered_mental_status", "diaphoresis", "tachycardia", "autonomic_instability",
@@ -34,7 +46,7 @@ NEGATED_SIGNS = ("fever", "rigidity", "altered_mental_status", "clonus", "hyperr
 
 FEATURES: dict[str, str] = {
     **{f"sym:{c}": f"{c} present (asserted, not historical)" for c in SYMPTOMS},
-    **{f"neg:{c}": f"{c} stated absent" for c in NEGATED_SIGNS},
+    **{f"neg:{c}": f"{c} stated absent and nowhere stated present" for c in NEGATED_SIGNS},
     **{f"dx:{c}": f"{c} asserted as present (not uncertain)" for c in DIFFERENTIALS},
     **{f"dxq:{c}": f"{c} uncertain (in the differential)" for c in DIFFERENTIALS},
     **{f"dxneg:{c}": f"{c} negated / ruled out" for c in DIFFERENTIALS},
@@ -56,6 +68,7 @@ FEATURES: dict[str, str] = {
     "nms:asserted_count": "number of asserted NMS mentions, capped at 4, divided by 4",
     "nms:asserted_only": "NMS asserted and never hedged, negated, hypothetical or historical in the note",
     "nms:phs": "parkinsonism-hyperpyrexia / dopaminergic withdrawal syndrome asserted or suspected",
+    "nms:documented": "the note's latest assessment of NMS documents a current episode: unhedged, or hedged as the leading diagnosis",
     "past_nms": "the note documents a past NMS episode (historical NMS or an allergy entry with NMS)",
     "tx:dantrolene": "dantrolene given or started",
     "tx:bromocriptine": "bromocriptine given or started",
@@ -78,6 +91,9 @@ FEATURES: dict[str, str] = {
     "val:creatinine_over_1_5": "a creatinine above 1.5 mg/dL",
     "val:potassium_over_5_5": "a potassium above 5.5 mmol/L",
     "val:myoglobin": "a myoglobin value or myoglobinuria mentioned",
+    "qual:ck_high": "CK described as raised without a number, or rhabdomyolysis present",
+    "qual:ck_very_high": "CK described as markedly raised without a number (markedly, massively, severely ...)",
+    "qual:wbc_high": "the white count described as raised without a number, or leukocytosis present",
     "combo:ss_with_signs": "serotonin syndrome considered and clonus or hyperreflexia present",
     "combo:mh_with_anesthesia": "malignant hyperthermia considered with anesthesia / succinylcholine",
     "combo:sepsis_with_source": "sepsis with an infection source asserted",
@@ -86,6 +102,19 @@ FEATURES: dict[str, str] = {
     "criteria_points": "2011 consensus criteria points / 100 (nmsnlp.criteria)",
 }
 
+
+# How each feature may move the score (the model is constrained to these signs): +1 evidence for a current
+# NMS episode, -1 evidence against it (ruled out, negated findings, an asserted alternative diagnosis, a
+# discriminating sign), 0 neutral (free). A past episode never argues a current one down (>= 0).
+_AGAINST = {
+    *(f"neg:{c}" for c in NEGATED_SIGNS), *(f"dx:{c}" for c in DIFFERENTIALS), "nms:negated",
+    "sym:clonus", "sym:hyperreflexia", "combo:ss_with_signs", "combo:mh_with_anesthesia", "combo:sepsis_with_source",
+}
+_NEUTRAL = {
+    *(f"dxq:{c}" for c in DIFFERENTIALS), *(f"sym:{c}" for c in (*EXTRAPYRAMIDAL, "catatonia", "hypotension")),
+    "nms:hypothetical", "nms:family", "drug:lithium", "drug:dopaminergic_active", "drug:vmat2",
+}
+FEATURE_DIRECTION: dict[str, int] = {k: -1 if k in _AGAINST else 0 if k in _NEUTRAL else 1 for k in FEATURES}
 
 _DEPOT_WORDS = ("decanoate", " dec", "consta", "sustenna", "trinza", "hafyera", "maintena", "aristada", "relprevv",
                 "perseris", "uzedy", "rykindo", "lai", "depot", "enanthate", "asimtufii", "erzofri")
@@ -128,10 +157,12 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
             put(key, 1.0, found)
         return bool(found)
 
+    found = {m.concept for m in ms if present(m)}
     for m in ms:
         if m.category == "symptom":
             if m.negated and m.concept in NEGATED_SIGNS:
-                put(f"neg:{m.concept}", 1.0, [m])
+                if m.concept not in found:  # stated absent, and nowhere stated present
+                    put(f"neg:{m.concept}", 1.0, [m])
             elif present(m):
                 put(f"sym:{m.concept}", 1.0, [m])
         elif m.category == "diagnosis" and m.concept in DIFFERENTIALS:
@@ -160,6 +191,10 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
         put("nms:asserted_count", min(len(asserted), 4) / 4, asserted)
         if len(asserted) == len(nms):
             put("nms:asserted_only", 1.0, asserted)
+
+    assessed = [m for m in nms if not (m.hypothetical or m.family or m.historical)]
+    if assessed and documents_nms(assessed[-1]):  # the note's latest assessment of a current episode decides
+        put("nms:documented", 1.0, [m for m in assessed if documents_nms(m)])
 
     # drugs
     d2 = [m for m in ms if m.category == "drug" and drug_classes.get(m.concept) in D2_CLASSES]
@@ -219,6 +254,12 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
     flag("val:myoglobin", reading_mentions(ms, "myoglobin")
          + [m for m in ms if m.category == "symptom" and m.concept == "myoglobinuria" and present(m)])
 
+    raised_ck = [m for m in ms if elevated_ck(m)]
+    flag("qual:ck_high", raised_ck)
+    flag("qual:ck_very_high", [m for m in raised_ck if m.qualitative == "very_high"])
+    flag("qual:wbc_high", [m for m in ms if present(m) and (m.concept == "leukocytosis" or (
+        m.concept == "wbc" and m.value is None and m.qualitative in ("high", "very_high")))])
+
     # combinations that separate NMS from its mimics
     def backing(*keys: str) -> list[M]:
         return [ms[i] for k in keys for i in sup.get(k, ())]
@@ -242,7 +283,7 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
     if trigger:
         core = [fever, rigid, backing("sym:altered_mental_status"),
                 backing("sym:autonomic_instability", "sym:diaphoresis", "sym:tachycardia", "val:bp_range_40"),
-                backing("val:ck_x4")]
+                backing("val:ck_x4", "qual:ck_very_high", "qual:ck_high")]
         put("combo:exposure_and_core", sum(bool(c) for c in core) / 5, trigger + [m for c in core for m in c])
 
     crit = criteria(ms, drug_classes)

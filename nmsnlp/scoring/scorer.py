@@ -2,7 +2,9 @@
 
 A `Scorer` is given its extractor and its model; nothing global decides which model scores. The
 evidence of a score is the mentions its positive contributions counted (`features.compute`), never
-re-derived from a feature's name.
+re-derived from a feature's name. A note is flagged when its score reaches the model's threshold, or
+when a clinician documents a current NMS episode in it (`nms_documented`): case finding must not miss
+a case the chart names, whatever its bedside detail.
 """
 
 from __future__ import annotations
@@ -42,17 +44,19 @@ class Scorer:
                 break
         ev = [{"concept": m.concept, "text": m.text, "start": m.start, "end": m.end}
               for m in sorted(evidence.values(), key=lambda m: (m.start, m.end))][:MAX_EVIDENCE]
+        documented = bool(feats.values.get("nms:documented"))
         return NoteScore(
             note_id=note_id,
             person_id=person_id,
             score=round(prob, 6),
-            flagged=prob >= self.model.threshold,
+            flagged=prob >= self.model.threshold or documented,
             criteria_points=feats.criteria.points,
             nms_history=bool(feats.values.get("past_nms")),
             evidence=ev,
             contributions={k: round(v, 4) for k, v in list(contrib.items())[:MAX_CONTRIBUTIONS]},
             criteria_items=feats.criteria.items,
             note_datetime=note_datetime,
+            nms_documented=documented,
         )
 
     def __call__(self, text: str, note_id: str | None = None, person_id: str | None = None,

@@ -15,9 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..extraction.values import CK_DEFAULT_ULN as DEFAULT_CK_ULN  # U/L, when the note gives no reference range
 from ..records import present
-
-DEFAULT_CK_ULN = 200.0  # U/L, used when the note gives no reference range for CK
 
 D2_CLASSES = ("typical_high_potency", "typical_other", "atypical", "antiemetic_d2", "other_d2", "vmat2")
 DIFFERENTIALS = (
@@ -27,7 +26,8 @@ DIFFERENTIALS = (
 )
 """The alternative causes of an NMS-like picture (features dx:*, the consensus criteria's work-up item)."""
 
-__all__ = ["D2_CLASSES", "DEFAULT_CK_ULN", "DIFFERENTIALS", "M", "as_m", "ck_uln_ratio", "exposure", "present",
+__all__ = ["D2_CLASSES", "DEFAULT_CK_ULN", "DIFFERENTIALS", "LEADING_HEDGES", "M", "as_m", "ck_uln_ratio", "documents_nms",
+           "elevated_ck", "exposure", "present",
            "reading_mentions", "readings", "values_of"]
 
 
@@ -48,6 +48,11 @@ class M:
     values: tuple[float, ...]
     section: str | None
     text: str
+    qualitative: str | None = None
+    cues: tuple[tuple[str, str], ...] = ()
+
+    def cue(self, flag: str) -> str:
+        return dict(self.cues).get(flag, "")
 
 
 def as_m(m: Any) -> M:
@@ -59,8 +64,35 @@ def as_m(m: Any) -> M:
         uncertain=bool(get("uncertain", False)), historical=bool(get("historical", False)),
         hypothetical=bool(get("hypothetical", False)), family=bool(get("family", False)), value=get("value"),
         drug_status=get("drug_status"), ref_high=get("ref_high"), values=tuple(get("values", None) or ()),
-        section=get("section"), text=get("text", "") or "",
+        section=get("section"), text=get("text", "") or "", qualitative=get("qualitative"),
+        cues=tuple(sorted((get("cues", None) or {}).items())),
     )
+
+
+# hedges that still make NMS the leading diagnosis ("likely NMS"), unlike "possible", "r/o", "vs" or "?"
+LEADING_HEDGES = frozenset({
+    "probable", "probably", "likely", "most likely", "more likely", "suspect", "suspected", "is suspected",
+    "was suspected", "presumed", "presumptive", "presumably", "working diagnosis", "working diagnosis of",
+    "leading diagnosis", "leading differential", "high suspicion for", "is likely", "is probable", "likely c/w",
+    "likely consistent with", "more likely than", "suggestive of", "working dx", "working dx of", "leading dx",
+    "dx likely", "most likely dx",
+})
+
+
+def documents_nms(m: M) -> bool:
+    """A clinician documents a current NMS episode: NMS present (not negated, hypothetical, historical or
+    a relative's) and either unhedged or hedged as the leading diagnosis ("likely", "probable", "presumed",
+    "working diagnosis")."""
+    if m.concept != "nms" or not present(m):
+        return False
+    return not m.uncertain or any(c in LEADING_HEDGES for c in m.cue("uncertain").split("; "))
+
+
+def elevated_ck(m: M) -> bool:
+    """A current CK described in words as raised ("markedly elevated CK"), or rhabdomyolysis present."""
+    if m.concept == "rhabdomyolysis":
+        return present(m)
+    return m.concept == "ck" and m.value is None and m.qualitative in ("high", "very_high") and present(m)
 
 
 def exposure(m: M) -> bool:
