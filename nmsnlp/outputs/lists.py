@@ -9,7 +9,7 @@ from pathlib import Path
 from .index import ScoreIndex
 
 SCREENING_COLUMNS = ["rank", "note_id", "person_id", "note_datetime", "score", "criteria_points", "nms_history",
-                     "top_evidence"]
+                     "nms_documented", "top_evidence"]
 PATIENT_COLUMNS = ["person_id", "notes", "max_score", "flagged_notes", "first_flagged_datetime",
                    "last_flagged_datetime", "past_nms", "max_criteria_points"]
 
@@ -22,7 +22,7 @@ def write_screening_list(index: ScoreIndex, out: Path) -> None:
         for rank, rec in enumerate(index.flagged(), 1):
             snippets = "; ".join(f"{e['text']} [{e['concept']}]" for e in rec["evidence"][:6])
             w.writerow([rank, rec["note_id"], rec["person_id"], rec["note_datetime"], f"{rec['score']:.4f}",
-                        rec["criteria_points"], bool(rec["nms_history"]), snippets])
+                        rec["criteria_points"], bool(rec["nms_history"]), bool(rec["nms_documented"]), snippets])
     os.replace(tmp, out / "screening_list.csv")
 
 

@@ -97,10 +97,14 @@ def data_hash(rows: list[tuple[str, str, int]]) -> str:
 
 def fit(train_x: list[dict[str, float]], train_y: list[int], dev_x: list[dict[str, float]], dev_y: list[int],
         seed: int = 0) -> Model:
-    """A sign-constrained model fitted on the training notes, with its threshold set on the dev notes."""
+    """A sign-constrained model fitted on the training notes, with its threshold set on the dev notes that
+    do not document NMS (those are flagged by `nms_documented` whatever their score; the threshold is for
+    the episodes the chart does not name)."""
     pipeline = constrained_pipeline(train_x, train_y, FEATURE_DIRECTION, seed)
     model = Model(pipeline, 0.5)
-    model.threshold = threshold_for_sensitivity(np.array(dev_y), model.predict_proba(dev_x))
+    undocumented = np.array([not f.get("nms:documented") for f in dev_x])
+    p = model.predict_proba(dev_x)
+    model.threshold = threshold_for_sensitivity(np.array(dev_y)[undocumented], p[undocumented])
     model.meta = {"feature_schema_version": FEATURE_SCHEMA_VERSION, "seed": seed, "n_train": len(train_y),
                   "n_train_positive": int(sum(train_y)), "library_versions": library_versions()}
     return model
