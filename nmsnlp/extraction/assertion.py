@@ -10,7 +10,15 @@ from spacy.tokens import Doc, Span
 from ..records import FLAGS
 from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
-from .segments import affirmed_statement, box_state, dated_earlier, in_parameter, opens_with_age, parameter_after
+from .segments import (
+    affirmed_statement,
+    box_state,
+    dated_before,
+    dated_earlier,
+    in_parameter,
+    opens_with_age,
+    parameter_after,
+)
 from .text import section_at
 
 _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
@@ -68,7 +76,9 @@ class AssertionComponent(RuleComponent):
             if attrs["category"] != "drug" and (in_parameter(text, sent[0], span.start_char, sent[1])
                                                 or parameter_after(text, span.end_char, sent[1])):
                 _set(flags, cues, "hypothetical", True, "order or parameter")  # a threshold or condition, never a finding
-            if not flags["negated"] and attrs.get("value") is None and dated_earlier(text, span.end_char, sent[1]):
+            if not flags["negated"] and attrs.get("value") is None and (
+                dated_earlier(text, span.end_char, sent[1]) or dated_before(text, sent[0], span.start_char)
+            ):
                 _set(flags, cues, "historical", True, "dated earlier")
             if opens_with_age(text, sent[0], sent[1]):
                 _set(flags, cues, "historical", True, "at an earlier age")

@@ -114,7 +114,7 @@ def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
 # "haloperidol - NMS (03/2021)", "NMS in 2017" (a full date may be this admission's, so it is not a cue)
 _DATED_AFTER = re.compile(
     r"[^.;()\n]{0,30}?(?:\([ \t]*(?:[A-Za-z]{3,9}\.?[ \t]+)?(?:19|20)\d{2}(?![\d/])|\([ \t]*\d{1,2}/(?:19|20)\d{2}(?!\d)"
-    r"|[ \t,](?:in|during)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+)?(?:19|20)\d{2}(?![\d/]))"
+    r"|[ \t,](?:in|during)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}(?![\d/]))"
 )
 _WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ \t]*")
 # a sentence that opens with an age: "At 24 she developed NMS", "At age 19, ..."
@@ -139,3 +139,30 @@ def opens_with_age(text: str, sent_start: int, sent_end: int) -> bool:
 def parameter_after(text: str, end: int, sent_end: int) -> bool:
     """Whether an order cue follows the item in its clause ("... -> notify MD")."""
     return _PARAMETER_AFTER.match(text, end, sent_end) is not None
+
+
+# a year before the item in its clause dates it too: "his 2019 NMS", "in 2019 ... in the ICU for NMS",
+# "Oct 2019 she was admitted with NMS", "2021: admitted for NMS"
+_YEAR_BEFORE = re.compile(
+    r"(?:\b(?:19|20)\d{2}[ \t]+$"
+    r"|\b(?:in|since|during|from)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}\b(?![/\d])"
+    r"|\b(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+(?:19|20)\d{2}\b(?![/\d]))"
+)
+_STAY_BEFORE = re.compile(
+    r"\bdischarged\b[^.;]{0,25}?\b(?:after|following)\b"
+    r"|\b(?:after|since|following)[ \t]+(?:his|her|their|the|this)?[ \t]*(?:recent|last|previous|prior)?[ \t]*"
+    r"(?:discharge|hospitali[sz]ation|hospital[ \t]+stay)\b"
+    r"|\bhospitali[sz]ed[ \t]+\d{1,2}/\d{1,2}(?:/\d{2,4})?[ \t]*[-–]",
+    re.I,
+)
+_YEAR_LABEL = re.compile(r"[ \t]*(?:19|20)\d{2}[ \t]*:")
+
+
+def dated_before(text: str, clause_start: int, start: int) -> bool:
+    """Whether a year or an earlier hospital stay ("discharged 4/18 after", "since her last admission")
+    stands before the item in its clause (from `clause_start`, the sentence start or the last ';')."""
+    lo = clause_start
+    for m in _CLAUSE_END.finditer(text, clause_start, start):
+        lo = m.end()
+    return (_YEAR_LABEL.match(text, lo, start) is not None or _YEAR_BEFORE.search(text, lo, start) is not None
+            or _STAY_BEFORE.search(text, lo, start) is not None)
