@@ -18,11 +18,15 @@ from .segments import (
     in_parameter,
     opens_with_age,
     parameter_after,
+    present_time_between,
+    same_clause,
 )
 from .text import section_at
 
 _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
 _LIST_SECTIONS = {"medications", "discharge_medications"}
+_EPISODE_CONCEPTS = {"nms", "parkinsonism_hyperpyrexia"}
+_EPISODE_TREATMENTS = {"dantrolene", "bromocriptine"}
 _HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history", "social_history"}
 # sections whose findings are conditions, thresholds or teaching unless a sentence states them as the patient's
 _CONDITIONAL_SECTIONS = {"discharge_instructions": ("symptom", "diagnosis"),
@@ -76,7 +80,7 @@ class AssertionComponent(RuleComponent):
             if attrs["category"] != "drug" and (in_parameter(text, sent[0], span.start_char, sent[1])
                                                 or parameter_after(text, span.end_char, sent[1])):
                 _set(flags, cues, "hypothetical", True, "order or parameter")  # a threshold or condition, never a finding
-            if not flags["negated"] and attrs.get("value") is None and (
+            if not flags["negated"] and (
                 dated_earlier(text, span.end_char, sent[1]) or dated_before(text, sent[0], span.start_char)
             ):
                 _set(flags, cues, "historical", True, "dated earlier")
@@ -109,7 +113,27 @@ class AssertionComponent(RuleComponent):
             attrs["section"] = section
             attrs["drug_status"] = status
             span._.nmsnlp = attrs
+        self._earlier_episode_details(text, spans, bounds, sent_starts)
         return doc
+
+    @staticmethod
+    def _earlier_episode_details(text: str, spans: list[Span], bounds: list[tuple[int, int]], sent_starts: list[int]) -> None:
+        """The mentions in a clause that tells an earlier NMS episode are that episode's: historical."""
+        past = [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS and s._.nmsnlp["historical"]
+                and not s._.nmsnlp["negated"]]
+        for anchor in past:
+            sent = bounds[bisect.bisect_right(sent_starts, anchor.start_char) - 1]
+            for span in spans:
+                a = span._.nmsnlp
+                if span is anchor or a["historical"] or a["negated"] or a["family"] or a["hypothetical"]:
+                    continue
+                if a["category"] == "drug" and a["concept"] not in _EPISODE_TREATMENTS:
+                    continue  # a drug there may be the one taken now ("NMS 2019, on clozapine since")
+                if not (sent[0] <= span.start_char < sent[1]):
+                    continue
+                lo, hi = sorted((anchor.end_char, span.start_char))
+                if same_clause(text, lo, hi) and not present_time_between(text, lo, hi):
+                    span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "earlier episode"}}
 
     def _drug_status(self, text: str, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
         """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),

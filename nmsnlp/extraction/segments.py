@@ -53,6 +53,7 @@ _PARAMETER = re.compile(
     r"|\btitrate\b[^;.]{0,30}?\b(?:to|for)\b|\bgoals?[ \t]*(?:of|is|:)?[ \t]*(?=(?:t|temp|sbp|dbp|bp|map|hr|rr)\b)"
     r"|\b(?:keep|maintain)[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr)\b)"
     r"|\bnotify[ \t]+parameters?\b|\bcall[ \t]+parameters?\b|\bparameters?[ \t]*:"
+    r"|\b(?:stop(?:ping)?[ \t]+(?:criteria|rules?|if|for)|discontinue[ \t]+(?:if|for)|d/c[ \t]+if|abort[ \t]+if)\b"
     r"|\b(?:notify|call)[ \t]*:",
     re.I,
 )
@@ -166,3 +167,21 @@ def dated_before(text: str, clause_start: int, start: int) -> bool:
         lo = m.end()
     return (_YEAR_LABEL.match(text, lo, start) is not None or _YEAR_BEFORE.search(text, lo, start) is not None
             or _STAY_BEFORE.search(text, lo, start) is not None)
+
+
+# a clause that tells an earlier NMS episode tells its details too ("NMS on haloperidol 2019, CK peak 41k,
+# treated with dantrolene"), unless a present-time word lies between ("hx NMS 2017, now febrile and rigid")
+_PRESENT_TIME = re.compile(
+    r"\b(?:now|currently|current|today|tonight|presents?|presenting|presented|this[ \t]+(?:admission|time|visit|episode)|"
+    r"again|recurren(?:t|ce)|new|since[ \t]+(?:yesterday|admission|this)|on[ \t]+arrival|admitted|readmitted)\b",
+    re.I,
+)
+
+
+def same_clause(text: str, a: int, b: int) -> bool:
+    """Whether positions a < b lie in one clause (no ';' between)."""
+    return _CLAUSE_END.search(text, a, b) is None
+
+
+def present_time_between(text: str, a: int, b: int) -> bool:
+    return _PRESENT_TIME.search(text, a, b) is not None

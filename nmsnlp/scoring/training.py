@@ -9,7 +9,8 @@ minimises scikit-learn's own objective (0.5 |w|^2 + C * log-loss) with L-BFGS-B 
 the result is stored in a stock LogisticRegression, so the saved model is a plain scikit-learn Pipeline.
 
 The threshold is the highest that keeps sensitivity >= TARGET_SENSITIVITY on the notes it is chosen on
-(the corpus's dev split). The corpus-driven `nmsnlp train` is in nmsnlp.evaluation.
+(cross-validated scores of the notes that do not document NMS). The corpus-driven `nmsnlp train` is in
+nmsnlp.evaluation.
 """
 
 from __future__ import annotations
@@ -95,19 +96,18 @@ def data_hash(rows: list[tuple[str, str, int]]) -> str:
     return h.hexdigest()
 
 
-def fit(train_x: list[dict[str, float]], train_y: list[int], dev_x: list[dict[str, float]], dev_y: list[int],
-        seed: int = 0) -> Model:
-    """A sign-constrained model fitted on the training notes, with its threshold set on the dev notes that
-    do not document NMS (those are flagged by `nms_documented` whatever their score; the threshold is for
-    the episodes the chart does not name)."""
-    pipeline = constrained_pipeline(train_x, train_y, FEATURE_DIRECTION, seed)
-    model = Model(pipeline, 0.5)
-    undocumented = np.array([not f.get("nms:documented") for f in dev_x])
-    p = model.predict_proba(dev_x)
-    model.threshold = threshold_for_sensitivity(np.array(dev_y)[undocumented], p[undocumented])
-    model.meta = {"feature_schema_version": FEATURE_SCHEMA_VERSION, "seed": seed, "n_train": len(train_y),
-                  "n_train_positive": int(sum(train_y)), "library_versions": library_versions()}
+def fit(train_x: list[dict[str, float]], train_y: list[int], threshold: float, seed: int = 0) -> Model:
+    """A sign-constrained model fitted on the training rows, with the given threshold."""
+    model = Model(constrained_pipeline(train_x, train_y, FEATURE_DIRECTION, seed), threshold)
+    model.meta = {"feature_schema_version": FEATURE_SCHEMA_VERSION, "seed": seed, "library_versions": library_versions()}
     return model
+
+
+def undocumented_threshold(y: list[int], scores: list[float], documented: list[bool]) -> float:
+    """The threshold for the notes that do not document NMS (those are flagged by `nms_documented`
+    whatever their score): the highest with sensitivity >= TARGET_SENSITIVITY among them."""
+    keep = ~np.array(documented, dtype=bool)
+    return threshold_for_sensitivity(np.array(y)[keep], np.array(scores)[keep])
 
 
 def library_versions() -> dict[str, str]:
