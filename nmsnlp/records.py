@@ -117,13 +117,15 @@ class NoteScore:
     criteria_items: dict[str, int] = field(default_factory=dict)
     note_datetime: str | None = None
     nms_documented: bool | None = None  # a clinician documents a current NMS diagnosis (flagged whatever the score)
+    note_title: str | None = None  # the input's note type or title (OMOP note_title), as given
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def failed(cls, note_id: str | None, person_id: str | None, error: str, note_datetime: str | None = None) -> NoteScore:
-        return cls(note_id, person_id, None, None, None, None, [], error, note_datetime=note_datetime)
+    def failed(cls, note_id: str | None, person_id: str | None, error: str, note_datetime: str | None = None,
+               note_title: str | None = None) -> NoteScore:
+        return cls(note_id, person_id, None, None, None, None, [], error, note_datetime=note_datetime, note_title=note_title)
 
 
 MENTION_FIELDS = record_fields(Mention)

@@ -119,10 +119,13 @@ def screen_records(records: list[NoteRecord], scorer: Scorer, note_nlp: tuple[st
         person = None if person in (None, "") else str(person)
         when = rec.meta.get("note_datetime")
         when = None if when in (None, "") else str(when)
+        title = rec.meta.get("note_title")
+        title = None if title in (None, "") else str(title)
         score = None
         if not rec.error:
             try:
                 score, mentions = scorer(rec.text, rec.note_id, person, when)  # type: ignore[arg-type]
+                score.note_title = title
                 out.chars += len(rec.text or "")
                 records_m = [m.to_dict() for m in mentions]
                 out.mentions.extend(records_m)
@@ -134,7 +137,7 @@ def screen_records(records: list[NoteRecord], scorer: Scorer, note_nlp: tuple[st
                 log.exception("note %s (%s): unexpected error", rec.note_id, rec.source)
                 rec.error = f"{rec.source}: internal error {type(exc).__name__}"
         if rec.error:
-            score = NoteScore.failed(rec.note_id, person, rec.error, when)
+            score = NoteScore.failed(rec.note_id, person, rec.error, when, title)
             out.errors.append({"note_id": rec.note_id, "source": rec.source, "error": rec.error})
         assert score is not None
         out.scores.append(score.to_dict())
@@ -149,7 +152,7 @@ def screen_table(notes: Iterable[dict[str, Any]], model_dir: str | Path | None =
     scorer = scorer or scorer_for(model_dir)
     records = [
         row_record(dict(n), "note_id", "text" if "text" in n else "note_text", f"row {i}",
-                   {"person_id": "person_id", "note_datetime": "note_datetime"})
+                   {"person_id": "person_id", "note_datetime": "note_datetime", "note_title": "note_title"})
         for i, n in enumerate(notes, 1)
     ]
     result = screen_records(records, scorer)
