@@ -179,6 +179,11 @@ def train(
                                                                  "history_nms_history_rate", "by_genre")}
     model.save(out)
     typer.echo(f"model written to {out} (threshold {model.threshold:.4f})")
+    from .scoring.model import default_models_dir
+
+    if out.resolve() == default_models_dir().resolve():
+        typer.echo(f"this is the shipped model folder: pin its new SHA-256 {model.meta['model_sha256']} "
+                   "in nmsnlp/scoring/trust.py (SHIPPED_MODEL_SHA256)")
     typer.echo(format_report(report))
 
 

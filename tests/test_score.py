@@ -15,7 +15,7 @@ from nmsnlp.errors import ModelLoadError
 from nmsnlp.extraction.rules import load_rules
 from nmsnlp.scoring.criteria import criteria
 from nmsnlp.scoring.features import FEATURES, note_features
-from nmsnlp.scoring.model import META_FILE, MODEL_FILE, TRUSTED_FILE, default_models_dir, load_model
+from nmsnlp.scoring.model import META_FILE, MODEL_FILE, default_models_dir, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = load_rules(ROOT / "patterns").drug_classes
@@ -81,9 +81,11 @@ def test_one_fever_reading_needs_a_second_occasion():
 def test_shipped_model_loads_with_the_reviewed_trusted_types():
     from skops.io import get_untrusted_types
 
+    from nmsnlp.scoring.trust import TRUSTED_TYPES
+
     folder = default_models_dir()
-    reviewed = json.loads((folder / TRUSTED_FILE).read_text())
-    assert sorted(get_untrusted_types(file=folder / MODEL_FILE)) == reviewed == []
+    assert sorted(get_untrusted_types(file=folder / MODEL_FILE)) == sorted(TRUSTED_TYPES) == []
+    assert not (folder / "trusted-types.json").exists(), "a model folder never lists what it trusts"
     model = load_model(folder)
     meta = json.loads((folder / META_FILE).read_text())
     for key in ("feature_schema_version", "threshold", "training_data_sha256", "library_versions", "evaluation_test_split"):

@@ -115,6 +115,8 @@ def train(corpus_dir: Path, seed: int = SEED, extractor: Extractor | None = None
         "n_train_terse_copies": n_named // 2,
         "n_train_unnamed_copies": n_named // 2,
         "trained_on": "train and dev splits",
+        "provenance": {"kind": "trained", "corpus": str(corpus_dir.name),
+                       "training_data_sha256": data_hash([(s.note["note_id"], s.note["text"], s.y) for s in pool])},
         "threshold_rule": f"highest threshold with sensitivity >= 0.95 on the {FOLDS}-fold patient-grouped "
                           f"cross-validated scores of the train+dev notes that do not document NMS "
                           f"({sum(not s.documented for s in pool)} of {len(pool)})",

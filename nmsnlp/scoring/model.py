@@ -4,7 +4,7 @@
 
 Trained on the corpus's train split (label nms_current = 1); the threshold is the highest that keeps
 sensitivity >= 0.95 on the dev split. The file models/nmsnlp-model.skops is loaded only with the
-reviewed list of trusted types in models/trusted-types.json; metadata (feature schema version,
+package's reviewed list of trusted types (trust.py); metadata (feature schema version,
 threshold, training-data hash, library versions, evaluation figures) sit in models/nmsnlp-model.json.
 No pickle or joblib anywhere.
 """
@@ -26,13 +26,13 @@ from sklearn.pipeline import Pipeline
 
 from ..errors import ModelLoadError
 from ..resources import data_dir
-from .features import FEATURE_SCHEMA_VERSION, FEATURES
+from .features import FEATURE_DIRECTION, FEATURE_SCHEMA_VERSION, FEATURES
+from .trust import PROVENANCE_KINDS, SHIPPED_MODEL_SHA256, TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "nmsnlp-model.skops"
 META_FILE = "nmsnlp-model.json"
-TRUSTED_FILE = "trusted-types.json"
 
 
 def default_models_dir() -> Path:
@@ -78,7 +78,7 @@ class Model:
         return dict(sorted(out.items(), key=lambda kv: -abs(kv[1])))
 
     def save(self, folder: Path) -> None:
-        from skops.io import dump, get_untrusted_types
+        from skops.io import dump
 
         folder.mkdir(parents=True, exist_ok=True)
         dump(self.pipeline, folder / MODEL_FILE)
@@ -86,8 +86,6 @@ class Model:
         self.meta["model_sha256"] = hashlib.sha256((folder / MODEL_FILE).read_bytes()).hexdigest()
         self.meta["threshold"] = self.threshold
         (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
-        trusted = sorted(get_untrusted_types(file=folder / MODEL_FILE))
-        (folder / TRUSTED_FILE).write_text(json.dumps(trusted, indent=2) + "\n")
 
 
 def _normalize_zip(path: Path) -> None:
@@ -130,19 +128,26 @@ def _normalize_zip(path: Path) -> None:
 
 
 def load_model(folder: str | Path | None = None) -> Model:
-    """Load the shipped model, trusting only the reviewed types; refuse a file built for another feature
-    schema, a tampered file (hash differs from the metadata), or a file with unreviewed types."""
+    """Load a model folder (default: the shipped one), trusting only the package's reviewed types.
+
+    Refused, each with a one-line reason: a missing or malformed file; a file built for another feature
+    schema; a file whose SHA-256 differs from its metadata; the shipped folder with any other file than
+    the pinned one; a local folder without provenance; a file holding types the package does not trust;
+    coefficients that break the declared signs (trust.py)."""
     from skops.io import get_untrusted_types, load
 
+    shipped = folder is None or Path(folder).resolve() == default_models_dir().resolve()
     folder = Path(folder) if folder else default_models_dir()
-    meta_path, model_path, trusted_path = folder / META_FILE, folder / MODEL_FILE, folder / TRUSTED_FILE
-    for p in (meta_path, model_path, trusted_path):
+    meta_path, model_path = folder / META_FILE, folder / MODEL_FILE
+    for p in (meta_path, model_path):
         if not p.is_file():
             raise ModelLoadError(f"{p}: missing; train one with `nmsnlp train` or reinstall nmsnlp")
     try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(f"{meta_path}: not valid JSON ({exc.msg})") from exc
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{meta_path}: not valid JSON metadata ({type(exc).__name__})") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("threshold"), (int, float)):
+        raise ModelLoadError(f"{meta_path}: metadata without a numeric threshold")
     if meta.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
         raise ModelLoadError(
             f"{model_path}: built for feature schema {meta.get('feature_schema_version')!r}, but this nmsnlp "
@@ -151,18 +156,34 @@ def load_model(folder: str | Path | None = None) -> Model:
     digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
     if meta.get("model_sha256") != digest:
         raise ModelLoadError(f"{model_path}: its SHA-256 does not match {meta_path.name}; the file was changed or replaced")
-    trusted = json.loads(trusted_path.read_text())
+    if shipped and SHIPPED_MODEL_SHA256 and digest != SHIPPED_MODEL_SHA256:
+        raise ModelLoadError(f"{model_path}: not the model this nmsnlp ships (SHA-256 {digest[:12]}...); reinstall nmsnlp")
+    provenance = meta.get("provenance")
+    if not shipped and not (isinstance(provenance, dict) and provenance.get("kind") in PROVENANCE_KINDS):
+        raise ModelLoadError(f"{meta_path}: a local model must record its provenance ({'/'.join(PROVENANCE_KINDS)}); "
+                             "make it with `nmsnlp train` or `nmsnlp calibrate`")
     try:
         untrusted = get_untrusted_types(file=model_path)
     except Exception as exc:
         raise ModelLoadError(f"{model_path}: not a skops model file ({type(exc).__name__})") from exc
-    unreviewed = sorted(set(untrusted) - set(trusted))
+    unreviewed = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if unreviewed:
-        raise ModelLoadError(f"{model_path}: contains types not on the reviewed list {trusted_path.name}: {unreviewed}")
-    pipeline = load(model_path, trusted=trusted)
-    if not isinstance(pipeline, Pipeline):
-        raise ModelLoadError(f"{model_path}: holds a {type(pipeline).__name__}, not a scikit-learn Pipeline")
-    unknown = set(pipeline.named_steps["vectorize"].vocabulary_) - set(FEATURES)
+        raise ModelLoadError(f"{model_path}: holds types this nmsnlp does not trust: {unreviewed[:5]}")
+    try:
+        pipeline = load(model_path, trusted=list(TRUSTED_TYPES))
+    except Exception as exc:
+        raise ModelLoadError(f"{model_path}: cannot be loaded ({type(exc).__name__})") from exc
+    if not isinstance(pipeline, Pipeline) or set(pipeline.named_steps) != {"vectorize", "classify"}:
+        raise ModelLoadError(f"{model_path}: holds a {type(pipeline).__name__}, not nmsnlp's scikit-learn Pipeline")
+    vec, clf = pipeline.named_steps["vectorize"], pipeline.named_steps["classify"]
+    if not isinstance(vec, DictVectorizer) or not isinstance(clf, LogisticRegression):
+        raise ModelLoadError(f"{model_path}: its steps are not a DictVectorizer and a LogisticRegression")
+    names = [str(n) for n in vec.get_feature_names_out()]
+    unknown = set(names) - set(FEATURES)
     if unknown:
         raise ModelLoadError(f"{model_path}: uses features this nmsnlp does not compute: {sorted(unknown)[:5]}")
+    broken = [n for n, c in zip(names, clf.coef_[0]) if c * FEATURE_DIRECTION[n] < -1e-9]
+    if broken:
+        raise ModelLoadError(f"{model_path}: coefficients break the declared signs of {len(broken)} features "
+                             f"(e.g. {broken[0]}); the model was edited or not made by nmsnlp")
     return Model(pipeline, float(meta["threshold"]), meta)
