@@ -119,6 +119,9 @@ def screen(
         raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
     if input is None and db is None:
         raise typer.BadParameter("give an INPUT file or folder, or --db with a NOTE table")
+    if input is not None and where:
+        raise typer.BadParameter("--where filters a database table (--db without INPUT); it does not apply to files",
+                                 param_hint="--where")
     cols = Columns(id_col, text_col, person_col, datetime_col, title_col)
     source = Source(path=input, columns=cols) if input is not None else Source(db=db, table=table, where=where, columns=cols)
     opts = Options(out=out, workers=workers or os.cpu_count() or 1, fmt=fmt, note_nlp=note_nlp,

@@ -4,12 +4,14 @@ counted cheaply for the progress bar."""
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .database import read_db
+from ..errors import InputSchemaError
+from .database import count_notes, fingerprint, read_db, safe_url
 from .readers import Columns, NoteRecord, read_notes
 
 
@@ -24,30 +26,36 @@ class Source:
     columns: Columns = Columns()  # noqa: RUF009 - a frozen dataclass, safe as a default
 
     def describe(self) -> dict[str, Any]:
+        """What the input is, with a fingerprint of its content (a resumed run must read the same notes):
+        a SHA-256 of the file (or of every file of a folder), or a database query's row count and id hash."""
         if self.path is not None:
-            st = self.path.stat()
+            if not self.path.exists():
+                raise InputSchemaError(f"{self.path}: no such file or folder")
             kind = "folder" if self.path.is_dir() else self.path.suffix.lstrip(".").lower()
-            return {"type": kind, "path": str(self.path.resolve()), "bytes": st.st_size if kind != "folder" else None,
-                    "mtime": int(st.st_mtime), "columns": self.columns.__dict__}
-        import sqlalchemy as sa
-
+            files = sorted(p for p in self.path.rglob("*") if p.is_file()) if kind == "folder" else [self.path]
+            h = hashlib.sha256()
+            size = 0
+            for f in files:
+                h.update(f.relative_to(self.path).as_posix().encode("utf-8", "backslashreplace") if kind == "folder" else b"")
+                try:
+                    with f.open("rb") as fh:
+                        while block := fh.read(1 << 20):
+                            h.update(block)
+                            size += len(block)
+                except OSError as exc:
+                    raise InputSchemaError(f"{f}: cannot read ({exc.strerror or type(exc).__name__})") from exc
+            return {"type": kind, "path": str(self.path.resolve()), "bytes": size, "sha256": h.hexdigest(),
+                    "columns": self.columns.__dict__}
         assert self.db is not None
-        return {"type": "database", "url": sa.engine.make_url(self.db).render_as_string(hide_password=True),
-                "table": self.table, "where": self.where, "columns": self.columns.__dict__}
+        return {"type": "database", "url": safe_url(self.db), "table": self.table, "where": self.where,
+                "columns": self.columns.__dict__, **fingerprint(self.db, self.table, self.where, self.columns)}
 
     def count(self) -> int | None:
         """How many notes the input holds, cheaply, for the progress bar's ETA (None when unknown)."""
         try:
             if self.path is None:
-                import sqlalchemy as sa
-
-                engine = sa.create_engine(self.db)  # type: ignore[arg-type]
-                try:
-                    with engine.connect() as conn:
-                        sql = f"select count(*) from {self.table}" + (f" where {self.where}" if self.where else "")
-                        return int(conn.execute(sa.text(sql)).scalar() or 0)
-                finally:
-                    engine.dispose()
+                assert self.db is not None
+                return count_notes(self.db, self.table, self.where)
             if self.path.is_dir():
                 return sum(1 for f in self.path.iterdir() if f.suffix.lower() == ".txt")
             suffix = self.path.suffix.lower()

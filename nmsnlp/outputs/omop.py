@@ -82,7 +82,9 @@ def write_note_nlp_db(rows: Iterator[dict[str, Any]], url: str) -> int:
     """Insert NOTE_NLP rows into the `note_nlp` table at `url` (created if missing), in one transaction."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
+    from ..io.database import open_engine
+
+    engine = open_engine(url)
     table = note_nlp_table(sa.MetaData())
     n = 0
     try:
