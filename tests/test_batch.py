@@ -117,7 +117,7 @@ def test_resume_refuses_a_different_input(tmp_path):
     (out / ".nmsnlp-parts").mkdir(parents=True)
     (out / ".nmsnlp-parts" / "manifest.json").write_text(json.dumps({"input": "other", "started": "2026-01-01T00:00:00"}))
     result = runner.invoke(app, ["screen", str(src), "--out", str(out), "--resume", "--no-progress"])
-    assert result.exit_code == 2 and "same input" in result.output
+    assert result.exit_code == 2 and "would mix two runs" in result.output and "the input's content changed" in result.output
 
 
 def test_bad_input_each_gets_an_error_record_and_the_run_finishes(tmp_path):
@@ -155,7 +155,7 @@ def test_parquet_in_and_out_and_a_wrong_schema(tmp_path):
     run = screen(str(tmp_path / "notes.parquet"), "--out", str(tmp_path / "out"), "--format", "parquet", "--workers", "1")
     table = pq.read_table(tmp_path / "out" / "scores.parquet")
     assert table.num_rows == 30 == run["counts"]["input_rows"]
-    pq.write_table(pa.Table.from_pylist([{"note_id": 1, "body": "x"}]), tmp_path / "wrong.parquet")
+    pq.write_table(pa.Table.from_pylist([{"note_id": 1, "blob": "x"}]), tmp_path / "wrong.parquet")
     result = runner.invoke(app, ["screen", str(tmp_path / "wrong.parquet"), "--out", str(tmp_path / "o2"), "--no-progress"])
     assert result.exit_code == 2 and "no text column" in result.output
     (tmp_path / "junk.parquet").write_bytes(b"PAR1 not really")
@@ -210,7 +210,7 @@ def test_note_nlp_to_a_file_without_a_database(tmp_path):
 
 
 def test_database_errors_are_clear(tmp_path):
-    url = _sqlite_note_table(tmp_path / "cdm.db", corpus_rows(3), text_col="body")
+    url = _sqlite_note_table(tmp_path / "cdm.db", corpus_rows(3), text_col="blob")
     result = runner.invoke(app, ["screen", "--db", url, "--out", str(tmp_path / "a"), "--no-progress"])
     assert result.exit_code == 2 and "no text column" in result.output
     result = runner.invoke(app, ["screen", "--db", url, "--table", "notes_x", "--out", str(tmp_path / "b"), "--no-progress"])

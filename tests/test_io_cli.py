@@ -45,8 +45,8 @@ def test_omop_note_text_column_and_overrides(tmp_path):
 
 
 def test_missing_column_is_a_clear_error(tmp_path):
-    path = _write_jsonl(tmp_path / "n.jsonl", [{"note_id": "a", "body": "x"}])
-    with pytest.raises(InputSchemaError, match=r"n.jsonl: no text column .*columns are \['note_id', 'body'\]"):
+    path = _write_jsonl(tmp_path / "n.jsonl", [{"note_id": "a", "blob": "x"}])
+    with pytest.raises(InputSchemaError, match=r"n.jsonl: no text column .*columns are \['note_id', 'blob'\]"):
         list(read_notes(path))
 
 
@@ -104,7 +104,7 @@ def test_extract_refuses_to_overwrite_without_force(tmp_path):
 
 
 def test_extract_missing_column_exits_with_message(tmp_path):
-    src = _write_jsonl(tmp_path / "in.jsonl", [{"id": "n1", "body": "fever"}])
+    src = _write_jsonl(tmp_path / "in.jsonl", [{"ident": "n1", "blob": "fever"}])
     result = runner.invoke(app, ["extract", str(src), "--out", str(tmp_path / "m.jsonl")])
     assert result.exit_code == 2 and "no note id column" in result.output
 

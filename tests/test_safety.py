@@ -3,7 +3,9 @@ CSV, clear PHI-free errors, forgiving inputs, and resume that knows what it resu
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -98,3 +100,235 @@ def test_sqlite_where_is_read_only(tmp_path):
     assert result.exit_code == 0, result.output
     con = sqlite3.connect(db)
     assert con.execute("select count(*) from sqlite_master where name = 'victim'").fetchone()[0] == 1
+
+
+# --------------------------------------------------------------------------- one run per output folder
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    src = tmp_path / "n.jsonl"
+    src.write_text(json.dumps({"note_id": "1", "note_text": "No fever."}) + "\n")
+    with (out / ".nmsnlp.lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running screen holds
+        fh.write("pid 424242\n")
+        fh.flush()
+        result = run("screen", str(src), "--out", str(out), "--force", "--workers", "1")
+        assert result.exit_code == 2 and "in use by another nmsnlp run" in result.output
+    ok = run("screen", str(src), "--out", str(out), "--force", "--workers", "1")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_an_incomplete_part_is_not_trusted_and_resume_recovers(tmp_path):
+    src = tmp_path / "n.jsonl"
+    src.write_text("".join(json.dumps({"note_id": str(i), "note_text": "T 39.5, rigid."}) + "\n" for i in range(6)))
+    full = run("screen", str(src), "--out", str(tmp_path / "full"), "--chunk-size", "2", "--workers", "1")
+    assert full.exit_code == 0
+    out = tmp_path / "out"
+    parts = out / ".nmsnlp-parts"
+    from dataclasses import asdict
+
+    from nmsnlp.batch.manifest import build_manifest
+    from nmsnlp.batch.screen import Options
+    from nmsnlp.io.source import Source
+
+    parts.mkdir(parents=True)
+    manifest = build_manifest(Source(path=src), asdict(Options(out=out, chunk=2)))
+    (parts / "manifest.json").write_text(json.dumps({**manifest, "started": "2026-01-01T00:00:00+00:00"}))
+    broken = parts / "00000000"
+    broken.mkdir()
+    (broken / "done.json").write_text(json.dumps({"records": 2, "chars": 10}))  # done.json but no scores: a crashed start
+    result = run("screen", "--out", str(out), "--resume", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert (out / "scores.jsonl").read_bytes() == (tmp_path / "full" / "scores.jsonl").read_bytes()
+
+
+def test_a_failed_start_leaves_the_folder_usable(tmp_path):
+    src = tmp_path / "n.jsonl"
+    src.write_text(json.dumps({"note_id": "1", "note_text": "x"}) + "\n")
+    bad = run("screen", str(src), "--out", str(tmp_path / "o"), "--text-col", "nope", "--workers", "1")
+    assert bad.exit_code == 2 and "nope" in bad.output
+    ok = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert ok.exit_code == 0, ok.output
+
+
+def test_resume_reuses_the_stored_options_and_names_a_differing_flag(tmp_path):
+    src = tmp_path / "n.jsonl"
+    src.write_text("".join(json.dumps({"note_id": str(i), "note_text": "No fever."}) + "\n" for i in range(3)))
+    done = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert done.exit_code == 0
+    again = run("screen", "--out", str(tmp_path / "o"), "--resume")
+    assert again.exit_code == 2 and "already finished" in again.output
+    from dataclasses import asdict
+
+    from nmsnlp.batch.manifest import build_manifest
+    from nmsnlp.batch.screen import Options
+    from nmsnlp.io.source import Source
+
+    out = tmp_path / "p"
+    (out / ".nmsnlp-parts").mkdir(parents=True)
+    manifest = build_manifest(Source(path=src), asdict(Options(out=out, chunk=2)))
+    (out / ".nmsnlp-parts" / "manifest.json").write_text(json.dumps({**manifest, "started": "2026-01-01T00:00:00+00:00"}))
+    clash = run("screen", str(src), "--out", str(out), "--resume", "--chunk-size", "5")
+    assert clash.exit_code == 2 and "--chunk-size: 2 then, 5 now" in clash.output
+    ok = run("screen", "--out", str(out), "--resume", "--workers", "1")
+    assert ok.exit_code == 0, ok.output
+
+
+# --------------------------------------------------------------------------- every bad byte is a record
+
+
+def test_bad_bytes_in_ids_and_text_become_records_and_the_run_finishes(tmp_path):
+    src = tmp_path / "n.csv"
+    body = (b"note_id,person_id,note_text\n" + b"a\xe9,p\xff1,No fever.\n" + b"b2,p2,Rigid \xff and febrile.\n"
+            + b"c3,p3,T 39.4 on haloperidol.\n")
+    src.write_bytes(body)
+    result = run("screen", str(src), "--out", str(tmp_path / "o"), "--note-nlp", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    rows = scores(tmp_path / "o")
+    assert len(rows) == 3 and rows[0]["note_id"] == "a\\udce9" and rows[0]["person_id"] == "p\\udcff1"
+    assert rows[1]["error"] and "not valid UTF-8" in rows[1]["error"] and rows[2]["error"] is None
+    runjson = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert runjson["counts"]["processed"] + runjson["counts"]["errors"] == runjson["counts"]["input_rows"] == 3
+
+
+def test_a_lone_surrogate_is_a_note_error_in_the_api_and_a_record_in_a_run(tmp_path):
+    import nmsnlp
+
+    with pytest.raises(nmsnlp.NoteError, match="lone surrogate"):
+        nmsnlp.extract("fever \ud83d and rigid")
+    src = tmp_path / "n.jsonl"
+    src.write_text('{"note_id": "x\\ud800", "note_text": "rigid \\udc00 fever"}\n{"note_id": "ok", "note_text": "No fever."}\n')
+    result = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    rows = scores(tmp_path / "o")
+    assert rows[0]["note_id"] == "x\\ud800" and rows[0]["error"] and rows[1]["error"] is None
+
+
+def test_long_runs_of_punctuation_are_fast_and_a_slow_note_times_out(tmp_path):
+    import time
+
+    import nmsnlp
+
+    t0 = time.perf_counter()
+    text = "Fever 39.2. " + "=" * 8000 + " Rigid. " + "😀" * 3000
+    mentions = nmsnlp.extract(text)
+    assert time.perf_counter() - t0 < 2.0
+    assert [m.concept for m in mentions][:2] == ["fever", "temperature"] and all(text[m.start:m.end] == m.text for m in mentions)
+    from nmsnlp.batch.partition import scorer_for, screen_records
+    from nmsnlp.io.readers import NoteRecord
+
+    result = screen_records([NoteRecord("slow", "fever " * 200_000, "t:1"), NoteRecord("fast", "No fever.", "t:2")],
+                            scorer_for(None), note_timeout=0.05)
+    assert "--note-timeout" in result.scores[0]["error"] and result.scores[1]["error"] is None
+
+
+def test_a_fifo_in_a_folder_is_skipped_with_a_record(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("No fever.")
+    os.mkfifo(folder / "b.txt")
+    result = run("screen", str(folder), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    rows = {r["note_id"]: r for r in scores(tmp_path / "o")}
+    assert "not a regular file" in rows["b"]["error"] and rows["a"]["error"] is None
+
+
+# --------------------------------------------------------------------------- spreadsheet-safe CSV
+
+
+def test_csv_outputs_neutralise_formula_cells(tmp_path):
+    src = tmp_path / "n.csv"
+    with src.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["note_id", "person_id", "note_datetime", "note_text"])
+        w.writerow(["=HYPERLINK(\"http://x\")", "+p1", "2024-01-02", "-haloperidol 5 mg IM. T 40.1, rigid, CK 12,000. Likely NMS."])
+        w.writerow(["-7", "@p2", "2024-01-03", "No fever."])
+    result = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1", "--note-nlp")
+    assert result.exit_code == 0, result.output
+    for name in ("scores.csv", "screening_list.csv", "patients.csv", "note_nlp.csv"):
+        cells = [c for row in csv.reader((tmp_path / "o" / name).read_text().splitlines()) for c in row]
+        risky = [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c.lstrip("-").replace(".", "").isdigit())]
+        assert not risky, (name, risky[:3])
+    ids = [r["note_id"] for r in csv.DictReader((tmp_path / "o" / "scores.csv").read_text().splitlines())]
+    assert ids == ["'=HYPERLINK(\"http://x\")", "-7"]  # a number stays a number
+
+
+# --------------------------------------------------------------------------- clear, short, PHI-free errors
+
+
+def test_a_missing_input_is_one_line(tmp_path):
+    result = run("screen", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "no such file" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o" / ".nmsnlp-parts").exists()
+
+
+def test_a_headerless_csv_error_shows_no_note_text(tmp_path):
+    src = tmp_path / "n.csv"
+    src.write_text(f"1,{SECRET} and stiff muscles on haloperidol\n2,No fever\n")
+    result = run("screen", str(src), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "does not look like a header" in result.output
+    assert SECRET not in result.output
+
+
+def test_a_stray_quote_that_swallows_rows_is_reported_with_its_lines(tmp_path):
+    src = tmp_path / "n.csv"
+    lines = ["note_id,note_text"] + [f"{i},note {i} text" for i in range(1, 40)]
+    lines[5] = '5,"note 5 has a stray quote'
+    src.write_text("\n".join(lines) + "\n")
+    result = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    rows = scores(tmp_path / "o")
+    errs = [r for r in rows if r["error"]]
+    assert [r["note_id"] for r in rows][:5] == ["1", "2", "3", "4", "5"]
+    assert errs and "quote opened on line 6" in errs[0]["error"] and "look like rows" in errs[0]["error"]
+    assert SECRET not in (tmp_path / "o" / "errors.jsonl").read_text()
+
+
+# --------------------------------------------------------------------------- forgiving inputs
+
+
+def test_columns_are_matched_without_case_with_aliases_bom_tsv_and_encoding(tmp_path):
+    tsv = tmp_path / "export.tsv"
+    tsv.write_bytes("\ufeffNOTE_ID\tMRN\tNote_Text\tNote Type\tDate\n".encode() +
+                    "7\tM1\tFièvre; T 39.4, rigid on Haldol\tProgress note\t03/04/2024\n".encode("cp1252"))
+    result = run("screen", str(tsv), "--out", str(tmp_path / "o"), "--encoding", "cp1252", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    row = scores(tmp_path / "o")[0]
+    assert (row["note_id"], row["person_id"], row["note_title"], row["note_datetime"]) == ("7", "M1", "Progress note", "2024-03-04")
+    result = run("screen", str(tsv), "--out", str(tmp_path / "d"), "--encoding", "cp1252", "--date-format", "dmy", "--workers", "1")
+    assert scores(tmp_path / "d")[0]["note_datetime"] == "2024-04-03"
+    run_json = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert 0 < run_json["threshold"] < 1
+
+
+@pytest.mark.parametrize("value, fmt, iso", [
+    ("2024-03-04T10:20:00", None, "2024-03-04T10:20:00"), ("03/04/2024", None, "2024-03-04"),
+    ("13/04/2024", None, "2024-04-13"), ("03/04/2024 2:05 PM", None, "2024-03-04T14:05:00"),
+    ("04.03.2024", "dmy", "2024-03-04"), ("2024/03/04", None, "2024-03-04"),
+])
+def test_dates_are_normalized(value, fmt, iso):
+    from nmsnlp.io.readers import normalize_datetime
+
+    assert normalize_datetime(value, fmt) == iso
+
+
+def test_a_date_that_is_not_a_date_is_an_error_record(tmp_path):
+    src = tmp_path / "n.jsonl"
+    src.write_text(json.dumps({"note_id": "1", "note_text": "x", "note_date": "yesterday"}) + "\n")
+    result = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 0 and "is not a date" in scores(tmp_path / "o")[0]["error"]
+
+
+def test_subfolders_are_read_with_recursive(tmp_path):
+    (tmp_path / "n" / "sub").mkdir(parents=True)
+    (tmp_path / "n" / "a.txt").write_text("No fever.")
+    (tmp_path / "n" / "sub" / "b.txt").write_text("Rigid.")
+    flat = run("screen", str(tmp_path / "n"), "--out", str(tmp_path / "o1"), "--workers", "1")
+    deep = run("screen", str(tmp_path / "n"), "--out", str(tmp_path / "o2"), "--workers", "1", "--recursive")
+    assert [r["note_id"] for r in scores(tmp_path / "o1")] == ["a"]
+    assert [r["note_id"] for r in scores(tmp_path / "o2")] == ["a", "sub/b"]
+    assert flat.exit_code == deep.exit_code == 0

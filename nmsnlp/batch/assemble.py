@@ -13,7 +13,7 @@ from .. import records
 from ..outputs.index import ScoreIndex
 from ..outputs.lists import write_patients, write_screening_list
 from ..outputs.omop import NOTE_NLP_COLUMNS, write_note_nlp_db
-from ..outputs.tables import CsvTable, ParquetTable, json_line
+from ..outputs.tables import CsvTable, ParquetTable, json_line, spreadsheet_safe
 from .parts import parts_in_order, read_lines
 
 
@@ -89,7 +89,7 @@ def _note_nlp(parts: Path, out: Path, db: str | None) -> int:
         w = csv.DictWriter(fh, fieldnames=list(NOTE_NLP_COLUMNS))
         w.writeheader()
         for row in rows():
-            w.writerow(row)
+            w.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
             n += 1
     os.replace(tmp, out / "note_nlp.csv")
     return n

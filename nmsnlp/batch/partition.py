@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,9 +113,30 @@ class ChunkResult:
     chars: int = 0
 
 
-def screen_records(records: list[NoteRecord], scorer: Scorer, note_nlp: tuple[str, str] | None = None) -> ChunkResult:
-    """Score one chunk of notes. With note_nlp=(nlp_system, nlp_datetime), also make OMOP NOTE_NLP rows
-    (their note_nlp_id is set when the run is assembled)."""
+@contextmanager
+def time_budget(seconds: float | None) -> Iterator[None]:
+    """Raise NoteError when the block runs longer than `seconds` (on the main thread of a Unix process,
+    where a timer signal can interrupt it; elsewhere the block runs unbounded)."""
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise NoteError(f"took longer than {seconds:g} s (--note-timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def screen_records(records: list[NoteRecord], scorer: Scorer, note_nlp: tuple[str, str] | None = None,
+                   note_timeout: float | None = None) -> ChunkResult:
+    """Score one chunk of notes, each within `note_timeout` seconds. With note_nlp=(nlp_system,
+    nlp_datetime), also make OMOP NOTE_NLP rows (their note_nlp_id is set when the run is assembled)."""
     out = ChunkResult()
     for rec in records:
         person = rec.meta.get("person_id")
@@ -124,7 +148,8 @@ def screen_records(records: list[NoteRecord], scorer: Scorer, note_nlp: tuple[st
         score = None
         if not rec.error:
             try:
-                score, mentions = scorer(rec.text, rec.note_id, person, when)  # type: ignore[arg-type]
+                with time_budget(note_timeout):
+                    score, mentions = scorer(rec.text, rec.note_id, person, when)  # type: ignore[arg-type]
                 score.note_title = title
                 out.chars += len(rec.text or "")
                 records_m = [m.to_dict() for m in mentions]

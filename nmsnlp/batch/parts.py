@@ -32,11 +32,31 @@ def write_part(parts: Path, index: int, result: ChunkResult, n_records: int) -> 
 
 
 def done_parts(parts: Path) -> set[int]:
-    return {int(p.name) for p in parts.iterdir() if p.is_dir() and p.name.isdigit()}
+    """The chunks whose parts are complete; an incomplete one (a crash or a concurrent start) is removed."""
+    done = set()
+    for p in parts.iterdir() if parts.is_dir() else ():
+        if not (p.is_dir() and p.name.isdigit()):
+            continue
+        if part_is_complete(p):
+            done.add(int(p.name))
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+    return done
+
+
+def part_is_complete(part: Path) -> bool:
+    try:
+        info = json.loads((part / "done.json").read_text())
+        with (part / "scores.jsonl").open(encoding="utf-8") as fh:
+            n = sum(1 for _ in fh)
+        return n == info["records"] and all((part / f"{k}.jsonl").is_file() for k in KINDS)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def parts_in_order(parts: Path) -> list[Path]:
-    return sorted((p for p in parts.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    done = done_parts(parts)
+    return [parts / f"{i:08d}" for i in sorted(done)]
 
 
 def read_lines(path: Path) -> Iterator[dict[str, Any]]:

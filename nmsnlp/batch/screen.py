@@ -10,30 +10,35 @@ and the outputs are byte-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import InputSchemaError
+from ..errors import InputSchemaError, NmsnlpError
 from ..io.readers import NoteRecord
 from ..io.source import Source
 from .assemble import assemble
-from .manifest import build_manifest
+from .manifest import build_manifest, differences
 from .partition import scorer_for, screen_records
 from .parts import PARTS, done_parts, write_part
-from .pool import chunked, ordered_map
+from .pool import chunked, die_with_parent, ordered_map
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256
+LOCK = ".nmsnlp.lock"
+NOTE_TIMEOUT = 60.0  # seconds one note may take before it becomes an error record
 OUTPUTS = ("scores.jsonl", "scores.csv", "scores.parquet", "mentions.jsonl", "screening_list.csv", "patients.csv",
            "errors.jsonl", "note_nlp.csv", "run.json")
 
@@ -50,40 +55,68 @@ class Options:
     model_dir: str | None = None
     progress: bool | None = None  # None: only when stderr is a terminal
     chunk: int = CHUNK
+    note_timeout: float = NOTE_TIMEOUT
+    date_format: str | None = None
+    replace: bool = False  # NOTE_NLP to a database: replace this tool's earlier rows for these notes
 
 
 class ChunkTask:
     """Scores a chunk and writes its part, in the worker, so results never travel back through a pipe.
     Picklable: it carries only the model folder and options; each process loads the model itself."""
 
-    def __init__(self, model_dir: str | None, note_nlp: tuple[str, str] | None, parts: str):
-        self.model_dir, self.note_nlp, self.parts = model_dir, note_nlp, parts
+    def __init__(self, model_dir: str | None, note_nlp: tuple[str, str] | None, parts: str, note_timeout: float = NOTE_TIMEOUT):
+        self.model_dir, self.note_nlp, self.parts, self.note_timeout = model_dir, note_nlp, parts, note_timeout
 
     def warm(self) -> None:
+        die_with_parent()
         scorer_for(self.model_dir)
+
+    def threshold(self) -> float:
+        return scorer_for(self.model_dir).model.threshold
 
     def __call__(self, task: tuple[int, list[NoteRecord]]) -> tuple[int, int, int]:
         index, records = task
-        result = screen_records(records, scorer_for(self.model_dir), self.note_nlp)
+        result = screen_records(records, scorer_for(self.model_dir), self.note_nlp, self.note_timeout)
         write_part(Path(self.parts), index, result, len(records))
         return index, len(records), result.chars
 
 
 def run_screen(source: Source, opts: Options) -> dict[str, Any]:
-    """Screen every note of `source` into `opts.out`; returns the run summary (also run.json)."""
+    """Screen every note of `source` into `opts.out`; returns the run summary (also run.json).
+
+    One run per output folder: an OS lock in the folder refuses a second run (and a crashed run's lock
+    goes with its process). A part counts as done only when it is complete; a failed start leaves nothing
+    behind that would block the next run."""
+    out = opts.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NmsnlpError(f"{out}: cannot create the output folder ({exc.strerror or type(exc).__name__})") from exc
+    with folder_lock(out):
+        try:
+            return _run_locked(source, opts)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise NmsnlpError(f"{out}: the disk is full; free space and finish with --resume") from exc
+            raise
+
+
+def _run_locked(source: Source, opts: Options) -> dict[str, Any]:
     out = opts.out
     parts = out / PARTS
-    manifest = build_manifest(source, opts.model_dir, opts.chunk, opts.note_nlp)
-    if opts.resume and (parts / "manifest.json").is_file():
+    manifest = build_manifest(source, asdict(opts))
+    if opts.resume:
+        if not (parts / "manifest.json").is_file():
+            if (out / "run.json").is_file():
+                raise InputSchemaError(f"{out}: this run already finished; its outputs are there (run.json)")
+            raise InputSchemaError(f"{out}: nothing to resume (no interrupted run there)")
         previous = json.loads((parts / "manifest.json").read_text())
         started: str = str(previous.pop("started"))
-        if previous != manifest:
-            raise InputSchemaError(
-                f"{out}: --resume needs the same input, model, patterns and options as the interrupted run; "
-                f"they differ ({sorted(k for k in manifest if manifest[k] != previous.get(k))})"
-            )
+        diff = differences(previous, manifest)
+        if diff:
+            raise InputSchemaError(f"{out}: --resume would mix two runs: " + "; ".join(diff))
     else:
-        if out.exists() and any(out.iterdir()) and not opts.force:
+        if any(p.name != LOCK for p in out.iterdir()) and not opts.force:
             raise InputSchemaError(f"{out} is not empty; pass --force to overwrite or --resume to finish an interrupted run")
         for name in (*OUTPUTS, PARTS):
             target = out / name
@@ -113,18 +146,23 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
 
     n_new = chars = 0
     try:
-        task = ChunkTask(opts.model_dir, nlp_params, str(parts))
+        task = ChunkTask(opts.model_dir, nlp_params, str(parts), opts.note_timeout)
         for _index, n, n_chars in ordered_map(task, tasks(), opts.workers, task.warm):
             n_new += n
             chars += n_chars
             progress.update(n)
+    except BaseException:
+        if not done_parts(parts) and not opts.resume:
+            shutil.rmtree(parts, ignore_errors=True)  # a failed start leaves the folder as it found it
+        raise
     finally:
         progress.close()
     score_secs = time.perf_counter() - t0
     summary = {k: manifest[k] for k in ("nmsnlp_version", "model_sha256", "patterns_sha256", "input")}
+    summary["threshold"] = ChunkTask(opts.model_dir, None, "").threshold()
     summary["started"] = started
     summary |= assemble(parts, out, opts.fmt, opts.note_nlp, opts.note_nlp_db)
-    summary["outputs"] = sorted(p.name for p in out.iterdir() if p.is_file())
+    summary["outputs"] = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != LOCK)
     summary["timings"] = {
         "scoring_seconds": round(score_secs, 2),
         "notes_scored_this_run": n_new,
@@ -137,6 +175,48 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
     (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     shutil.rmtree(parts)  # the run is complete: nothing left to resume
     return summary
+
+
+def resumed(out: Path, db: str | None, opts: Options) -> tuple[Source, Options]:
+    """The source and output-changing options of the interrupted run in `out`, so `--resume` needs
+    nothing repeated (a database URL's password is never stored: give --db again)."""
+    path = out / PARTS / "manifest.json"
+    if not path.is_file():
+        if (out / "run.json").is_file():
+            raise InputSchemaError(f"{out}: this run already finished; its outputs are there (run.json)")
+        raise InputSchemaError(f"{out}: nothing to resume (no interrupted run there)")
+    manifest = json.loads(path.read_text())
+    spec = manifest["source"]
+    if spec.get("db") and not db:
+        raise InputSchemaError(f"{out}: the interrupted run read a database; give --db again (passwords are not stored)")
+    stored = manifest.get("options", {})
+    fields = {k: stored[k] for k in ("fmt", "note_nlp", "note_nlp_db", "chunk", "model_dir", "note_timeout", "date_format")
+              if k in stored}
+    if fields.get("note_nlp_db"):
+        fields["note_nlp_db"] = db
+    return Source.from_spec(spec, db), replace(opts, **fields)
+
+
+@contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """An exclusive OS lock on OUT/.nmsnlp.lock for the life of the run (released when the process ends)."""
+    import fcntl
+
+    fh = (out / LOCK).open("a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            fh.seek(0)
+            raise InputSchemaError(f"{out} is in use by another nmsnlp run ({fh.read().strip() or 'unknown pid'}); "
+                                   "wait for it to finish or choose another --out") from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
 
 
 class _NoProgress:

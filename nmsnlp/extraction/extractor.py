@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from typing import Any
 
 from spacy.language import Language
@@ -24,6 +25,7 @@ from .text import section_at
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 50_000_000
+_LONG_RUN = re.compile(r"[^\w\s]{64,}")
 
 
 def check_text(text: Any, note_id: str | None = None) -> str:
@@ -35,8 +37,15 @@ def check_text(text: Any, note_id: str | None = None) -> str:
         raise NoteError(f"{where}: text is empty or whitespace only")
     if len(text) > MAX_NOTE_CHARS:
         raise NoteError(f"{where}: text has {len(text):,} characters, over the limit of {MAX_NOTE_CHARS:,}")
-    # NUL bytes are read as spaces (same length, so offsets still index the original text)
-    return text.replace("\x00", " ") if "\x00" in text else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NoteError(f"{where}: text holds a character that is not valid Unicode (a lone surrogate at {exc.start})") from exc
+    # NUL bytes are read as spaces, and so are long runs of punctuation or symbols ("=====...", emoji), which
+    # tokenizers take quadratic time over; both keep the length, so offsets still index the original text
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    return _LONG_RUN.sub(lambda m: " " * len(m.group()), text) if _LONG_RUN.search(text) else text
 
 
 def mentions_from_doc(doc: Doc, note_id: str | None = None, offsets: Any = None) -> list[Mention]:

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputSchemaError
-from .readers import ID_COLUMNS, TEXT_COLUMNS, Columns, NoteRecord, meta_columns, pick_column, row_record
+from .readers import (
+    ID_COLUMNS,
+    TEXT_COLUMNS,
+    Columns,
+    NoteRecord,
+    meta_columns,
+    normalize_datetime,
+    pick_column,
+    row_record,
+)
 
 
 def safe_url(url: str) -> str:
@@ -113,7 +122,8 @@ def fingerprint(url: str, table: str, where: str | None, cols: Columns) -> dict[
         return {"rows": n, "ids_sha256": h.hexdigest()}
 
 
-def read_db(url: str, table: str, where: str | None, cols: Columns, batch_rows: int = 1000) -> Iterator[NoteRecord]:
+def read_db(url: str, table: str, where: str | None, cols: Columns, batch_rows: int = 1000,
+            date_format: str | None = None) -> Iterator[NoteRecord]:
     """The notes of a table, streamed in id order, read in a read-only transaction."""
     import sqlalchemy as sa
 
@@ -129,4 +139,11 @@ def read_db(url: str, table: str, where: str | None, cols: Columns, batch_rows: 
         row_no = 0
         for row in result.mappings():
             row_no += 1
-            yield row_record(dict(row), id_name, text_name, f"{table}:row {row_no}", meta_names)
+            rec = row_record(dict(row), id_name, text_name, f"{table}:row {row_no}", meta_names)
+            when = rec.meta.get("note_datetime")
+            if when not in (None, "") and not rec.error:
+                try:
+                    rec.meta["note_datetime"] = normalize_datetime(when, date_format)
+                except (ValueError, OverflowError):
+                    rec.error = f"{rec.source}: note_datetime {str(when)[:40]!r} is not a date"
+            yield rec

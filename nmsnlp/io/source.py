@@ -24,6 +24,25 @@ class Source:
     table: str = "note"
     where: str | None = None
     columns: Columns = Columns()  # noqa: RUF009 - a frozen dataclass, safe as a default
+    encoding: str = "utf-8-sig"
+    sep: str | None = None
+    recursive: bool = False
+    date_format: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        """The source as the flags gave it (what `--resume` reuses), with the database password hidden."""
+        return {"path": str(self.path.resolve()) if self.path else None, "db": safe_url(self.db) if self.db else None,
+                "table": self.table if self.db else None, "where": self.where, "columns": self.columns.__dict__,
+                "encoding": self.encoding, "sep": self.sep, "recursive": self.recursive, "date_format": self.date_format}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], db: str | None = None) -> Source:
+        """The source of an interrupted run (the database URL, whose password the manifest never holds,
+        comes from --db again)."""
+        return cls(path=Path(spec["path"]) if spec.get("path") else None, db=db if spec.get("db") else None,
+                   table=spec.get("table") or "note", where=spec.get("where"), columns=Columns(**spec.get("columns", {})),
+                   encoding=spec.get("encoding", "utf-8-sig"), sep=spec.get("sep"), recursive=bool(spec.get("recursive")),
+                   date_format=spec.get("date_format"))
 
     def describe(self) -> dict[str, Any]:
         """What the input is, with a fingerprint of its content (a resumed run must read the same notes):
@@ -76,6 +95,7 @@ class Source:
 
     def records(self) -> Iterator[NoteRecord]:
         if self.db is not None and self.path is None:
-            return read_db(self.db, self.table, self.where, self.columns)
+            return read_db(self.db, self.table, self.where, self.columns, date_format=self.date_format)
         assert self.path is not None
-        return read_notes(self.path, cols=self.columns)
+        return read_notes(self.path, cols=self.columns, encoding=self.encoding, sep=self.sep, recursive=self.recursive,
+                          date_format=self.date_format)

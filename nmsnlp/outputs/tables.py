@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from typing import IO, Any
 
 from ..records import Field
@@ -24,10 +25,26 @@ def columns(fields: tuple[Field, ...]) -> list[str]:
     return [f.name for f in fields]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading
+    apostrophe (OWASP CSV-injection guidance); numbers, and text that is a plain number, are left alone."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_row(values: Any) -> list[Any]:
+    return [spreadsheet_safe(v) for v in values]
+
+
 def csv_cell(field: Field, value: Any) -> Any:
     if field.kind in NESTED:
-        return json.dumps(value, ensure_ascii=False)
-    return value
+        return spreadsheet_safe(json.dumps(value, ensure_ascii=False))
+    return spreadsheet_safe(value)
 
 
 class CsvTable:
