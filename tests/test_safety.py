@@ -332,3 +332,39 @@ def test_subfolders_are_read_with_recursive(tmp_path):
     assert [r["note_id"] for r in scores(tmp_path / "o1")] == ["a"]
     assert [r["note_id"] for r in scores(tmp_path / "o2")] == ["a", "sub/b"]
     assert flat.exit_code == deep.exit_code == 0
+
+
+# --------------------------------------------------------------------------- NOTE_NLP that can be re-run
+
+
+def _sqlite_cdm(path: Path) -> str:
+    con = sqlite3.connect(path)
+    con.executescript("create table note (note_id integer primary key, note_text text);"
+                      "insert into note values (1, 'T 39.4, rigid on haloperidol, CK 12,000'), (2, 'No fever.');"
+                      "create table note_nlp (note_nlp_id integer, note_id integer, section_concept_id integer, snippet text,"
+                      " offset text, lexical_variant text, note_nlp_concept_id integer, note_nlp_source_concept_id integer,"
+                      " nlp_system text, nlp_date date, nlp_datetime datetime, term_exists text, term_temporal text,"
+                      " term_modifiers text);"  # no primary key: duplicates would go in silently
+                      "insert into note_nlp (note_nlp_id, note_id, lexical_variant, nlp_system, nlp_date)"
+                      " values (500, 1, 'other tool', 'ctakes 4', '2024-01-01');")
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def test_note_nlp_reruns_refuse_without_replace_and_replace_only_their_own_rows(tmp_path):
+    url = _sqlite_cdm(tmp_path / "cdm.sqlite")
+    first = run("screen", "--db", url, "--note-nlp", "--out", str(tmp_path / "a"), "--workers", "1")
+    assert first.exit_code == 0, first.output
+    con = sqlite3.connect(tmp_path / "cdm.sqlite")
+    ids = [r[0] for r in con.execute("select note_nlp_id from note_nlp where nlp_system like 'nmsnlp%' order by note_nlp_id")]
+    assert ids and min(ids) == 501 and len(ids) == len(set(ids))
+    n_first = len(ids)
+    again = run("screen", "--db", url, "--note-nlp", "--out", str(tmp_path / "b"), "--workers", "1")
+    assert again.exit_code == 2 and "--replace" in again.output and not (tmp_path / "b" / "scores.jsonl").exists()
+    replaced = run("screen", "--db", url, "--note-nlp", "--replace", "--out", str(tmp_path / "c"), "--workers", "1")
+    assert replaced.exit_code == 0, replaced.output
+    rows = con.execute("select nlp_system, count(*) from note_nlp group by nlp_system like 'nmsnlp%'").fetchall()
+    counts = {("nmsnlp" if s.startswith("nmsnlp") else "other"): n for s, n in rows}
+    assert counts == {"nmsnlp": n_first, "other": 1}
+    all_ids = [r[0] for r in con.execute("select note_nlp_id from note_nlp")]
+    assert len(all_ids) == len(set(all_ids))

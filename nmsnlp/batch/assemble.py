@@ -17,7 +17,7 @@ from ..outputs.tables import CsvTable, ParquetTable, json_line, spreadsheet_safe
 from .parts import parts_in_order, read_lines
 
 
-def assemble(parts: Path, out: Path, fmt: str, note_nlp: bool, note_nlp_db: str | None) -> dict[str, Any]:
+def assemble(parts: Path, out: Path, fmt: str, note_nlp: bool, note_nlp_db: str | None, replace: bool = False) -> dict[str, Any]:
     """Write every output from the parts; returns the counts and duplicate ids for run.json."""
     fields = records.SCORE_FIELDS
     index = ScoreIndex(parts / "index.sqlite")
@@ -61,7 +61,7 @@ def assemble(parts: Path, out: Path, fmt: str, note_nlp: bool, note_nlp_db: str 
     n_patients = write_patients(index, out)
     n_dup, duplicates = index.duplicates()
     if note_nlp:
-        counts["note_nlp_rows"] = _note_nlp(parts, out, note_nlp_db)
+        counts["note_nlp_rows"] = _note_nlp(parts, out, note_nlp_db, replace)
     index.close()
     return {
         "counts": counts | {"patients": n_patients, "duplicate_note_ids": n_dup},
@@ -70,7 +70,7 @@ def assemble(parts: Path, out: Path, fmt: str, note_nlp: bool, note_nlp_db: str 
     }
 
 
-def _note_nlp(parts: Path, out: Path, db: str | None) -> int:
+def _note_nlp(parts: Path, out: Path, db: str | None, replace: bool = False) -> int:
     def rows() -> Iterator[dict[str, Any]]:
         next_id = 0
         for part in parts_in_order(parts):
@@ -80,7 +80,8 @@ def _note_nlp(parts: Path, out: Path, db: str | None) -> int:
                 yield row
 
     if db:
-        return write_note_nlp_db(rows(), db)
+        ids = [r["note_id"] for part in parts_in_order(parts) for r in read_lines(part / "scores.jsonl") if not r["error"]]
+        return write_note_nlp_db(rows(), db, ids, replace)
     import csv
 
     tmp = out / "note_nlp.csv.tmp"

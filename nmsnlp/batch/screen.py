@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import InputSchemaError, NmsnlpError
 from ..io.readers import NoteRecord
 from ..io.source import Source
+from ..outputs.omop import check_note_nlp_target
 from .assemble import assemble
 from .manifest import build_manifest, differences
 from .partition import scorer_for, screen_records
@@ -127,6 +128,9 @@ def _run_locked(source: Source, opts: Options) -> dict[str, Any]:
         parts.mkdir(parents=True, exist_ok=True)
         started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         (parts / "manifest.json").write_text(json.dumps({**manifest, "started": started}, indent=1))
+    if opts.note_nlp and opts.note_nlp_db:  # the database write is checked before any scoring
+        check_note_nlp_target(opts.note_nlp_db, [r.note_id for r in source.records() if r.note_id and not r.error],
+                              opts.replace)
     patterns_sha = str(manifest["patterns_sha256"])
     nlp_params = (f"nmsnlp {__version__} patterns {patterns_sha[:12]}", started[:19]) if opts.note_nlp else None
 
@@ -161,7 +165,7 @@ def _run_locked(source: Source, opts: Options) -> dict[str, Any]:
     summary = {k: manifest[k] for k in ("nmsnlp_version", "model_sha256", "patterns_sha256", "input")}
     summary["threshold"] = ChunkTask(opts.model_dir, None, "").threshold()
     summary["started"] = started
-    summary |= assemble(parts, out, opts.fmt, opts.note_nlp, opts.note_nlp_db)
+    summary |= assemble(parts, out, opts.fmt, opts.note_nlp, opts.note_nlp_db, opts.replace)
     summary["outputs"] = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != LOCK)
     summary["timings"] = {
         "scoring_seconds": round(score_secs, 2),

@@ -78,8 +78,62 @@ def note_nlp_table(metadata: Any, name: str = "note_nlp") -> Any:
     )
 
 
-def write_note_nlp_db(rows: Iterator[dict[str, Any]], url: str) -> int:
-    """Insert NOTE_NLP rows into the `note_nlp` table at `url` (created if missing), in one transaction."""
+NLP_SYSTEM_PREFIX = "nmsnlp"
+_ID_CHUNK = 1000
+
+
+def _int_ids(note_ids: list[Any]) -> list[int]:
+    out = []
+    for nid in note_ids:
+        try:
+            out.append(int(nid))
+        except (TypeError, ValueError) as exc:
+            raise InputSchemaError(f"NOTE_NLP in a database needs integer note ids (OMOP); found {str(nid)[:40]!r}") from exc
+    return out
+
+
+def _ours(table: Any, ids: list[int]) -> Any:
+    return table.c.nlp_system.like(f"{NLP_SYSTEM_PREFIX}%") & table.c.note_id.in_(ids)
+
+
+def check_note_nlp_target(url: str, note_ids: list[Any], replace: bool) -> None:
+    """Before any scoring: the table can be written (created if missing, in a transaction that is then
+    rolled back), and it holds no earlier nmsnlp rows for these notes unless `replace` is given."""
+    import sqlalchemy as sa
+
+    from ..io.database import open_engine
+
+    ids = _int_ids(note_ids)
+    engine = open_engine(url)
+    table = note_nlp_table(sa.MetaData())
+    try:
+        with engine.connect() as conn:
+            with conn.begin() as txn:
+                table.create(conn, checkfirst=True)
+                found = 0
+                example = None
+                for k in range(0, len(ids), _ID_CHUNK):
+                    rows = conn.execute(sa.select(table.c.note_id).where(_ours(table, ids[k:k + _ID_CHUNK])).distinct()).all()
+                    found += len(rows)
+                    example = example if example is not None or not rows else rows[0][0]
+                txn.rollback()
+    except sa.exc.SQLAlchemyError as exc:
+        raise NmsnlpError(f"NOTE_NLP table at {url.split('@')[-1]} cannot be written: {type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0]}") from exc
+    finally:
+        engine.dispose()
+    if found and not replace:
+        raise NmsnlpError(f"note_nlp already holds nmsnlp rows for {found} of these notes (e.g. note_id {example}); "
+                          "pass --replace to replace them (only nmsnlp's own rows for these notes)")
+
+
+def write_note_nlp_db(rows: Iterator[dict[str, Any]], url: str, note_ids: list[Any] | None = None,
+                      replace: bool = False) -> int:
+    """Insert NOTE_NLP rows into the `note_nlp` table at `url` (created if missing), in one transaction.
+
+    note_nlp_id scheme: this run's rows take the ids after the table's largest one, in note order, so they
+    never collide with existing rows. With `replace`, this tool's earlier rows for these notes (and no others:
+    nlp_system starts with "nmsnlp") are deleted in the same transaction."""
     import sqlalchemy as sa
 
     from ..io.database import open_engine
@@ -90,12 +144,17 @@ def write_note_nlp_db(rows: Iterator[dict[str, Any]], url: str) -> int:
     try:
         with engine.begin() as conn:
             table.create(conn, checkfirst=True)
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE note_nlp IN EXCLUSIVE MODE")
+            if replace and note_ids:
+                ids = _int_ids(note_ids)
+                for k in range(0, len(ids), _ID_CHUNK):
+                    conn.execute(table.delete().where(_ours(table, ids[k:k + _ID_CHUNK])))
+            base = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.note_nlp_id), 0))).scalar() or 0)
             batch: list[dict[str, Any]] = []
             for row in rows:
-                try:
-                    row["note_id"] = int(row["note_id"])
-                except (TypeError, ValueError) as exc:
-                    raise InputSchemaError(f"NOTE_NLP in a database needs integer note ids (OMOP); found {row['note_id']!r}") from exc
+                row["note_id"] = _int_ids([row["note_id"]])[0]
+                row["note_nlp_id"] = base + int(row["note_nlp_id"])
                 row["nlp_date"] = datetime.fromisoformat(row["nlp_date"]).date()
                 row["nlp_datetime"] = datetime.fromisoformat(row["nlp_datetime"])
                 batch.append(row)
