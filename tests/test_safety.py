@@ -368,3 +368,43 @@ def test_note_nlp_reruns_refuse_without_replace_and_replace_only_their_own_rows(
     assert counts == {"nmsnlp": n_first, "other": 1}
     all_ids = [r[0] for r in con.execute("select note_nlp_id from note_nlp")]
     assert len(all_ids) == len(set(all_ids))
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out |= {int(x) for x in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the worker processes")
+def test_workers_die_with_a_killed_parent(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "n.jsonl"
+    src.write_text("".join(json.dumps({"note_id": str(i), "note_text": "T 39.5, rigid, CK 9,000. " * 40}) + "\n"
+                           for i in range(1500)))
+    proc = subprocess.Popen([sys.executable, "-m", "nmsnlp.cli", "screen", str(src), "--out", str(tmp_path / "o"),
+                             "--workers", "2", "--chunk-size", "20", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    workers: set[int] = set()
+    while time.time() < deadline and len(workers) < 2:
+        workers = {c for c in _children(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the run must have started its workers"
+    while time.time() < deadline and not (tmp_path / "o" / ".nmsnlp-parts" / "00000001").exists():
+        time.sleep(0.1)  # the workers are up and scoring
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    end = time.time() + 10
+    while time.time() < end and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
+    assert not alive, f"workers outlived their killed parent: {alive}"
