@@ -4,23 +4,22 @@
     nlp = nmsnlp.load()                      # the spaCy pipeline
     mentions = nmsnlp.extract(text, "n1")    # mention records (contract section 1)
     flags = nmsnlp.assertions(text, [(s, e)])  # the assertion step alone, on spans you give
+
+Importing nmsnlp is cheap: spaCy, medspaCy and scikit-learn load when first needed.
 """
 
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
-from typing import Any
-
-# medspaCy runs warnings.filterwarnings("ignore") when first imported (spaCy may import it while
-# scanning entry points); import it here once, with the process's warning filters saved and restored.
-with warnings.catch_warnings():
-    import medspacy  # noqa: F401
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputSchemaError, ModelLoadError, NmsnlpError, NoteError, PatternFileError
-from .extraction.extractor import Extractor
-from .extraction.pipeline import load
 from .records import FLAGS, Mention
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+    from .extraction.extractor import Extractor
 
 __version__ = "0.1.0"
 
@@ -39,8 +38,25 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name == "Extractor":
+        from .extraction.extractor import Extractor
+
+        return Extractor
+    raise AttributeError(f"module 'nmsnlp' has no attribute {name!r}")
+
+
+def load(patterns_dir: Any = None) -> Language:
+    """The spaCy pipeline (nmsnlp.extraction.pipeline.load)."""
+    from .extraction.pipeline import load as _load
+
+    return _load(patterns_dir)
+
+
 @lru_cache(maxsize=1)
 def _default_extractor() -> Extractor:
+    from .extraction.extractor import Extractor
+
     return Extractor(load())
 
 
@@ -61,6 +77,8 @@ def assertions(text: str, spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
     doc = nlp.get_pipe("nmsnlp_structure")(doc)
     group = []
     for start, end in spans:
+        if not (0 <= start < end <= len(text)):
+            raise ValueError(f"span ({start}, {end}) does not fall within the text of {len(text)} characters")
         span = doc.char_span(start, end, label="SYMPTOM", alignment_mode="expand")
         if span is None:
             raise ValueError(f"span ({start}, {end}) does not fall within the text of {len(text)} characters")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -162,7 +164,8 @@ def test_importing_nmsnlp_leaves_no_global_ignore_filter():
     import subprocess
     import sys
 
-    code = "import warnings, nmsnlp; nmsnlp.extract('no fever'); print(any(f[0]=='ignore' and f[2] is Warning for f in warnings.filters))"
+    code = ("import warnings, nmsnlp; nmsnlp.extract('no fever'); "
+            "print(any(f[0] == 'ignore' and f[1] is None and f[2] is Warning for f in warnings.filters))")  # a blanket ignore
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -178,3 +181,19 @@ def test_no_note_text_in_logs(extractor, caplog):
 def test_warnings_are_errors_in_this_suite():
     with pytest.raises(UserWarning):
         warnings.warn("x", UserWarning, stacklevel=1)
+
+
+def test_import_is_cheap_and_medspacy_extras_stay_unloaded():
+    code = ("import sys, time; t = time.perf_counter(); import nmsnlp; t = time.perf_counter() - t; "
+            "heavy = [m for m in ('spacy', 'medspacy', 'sklearn') if m in sys.modules]; "
+            "nmsnlp.extract('no fever'); "
+            "print(heavy, 'quickumls.core' in sys.modules, 'nltk' in sys.modules, 'medspacy.target_matcher' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] False False False", out
+
+
+def test_medspacy_still_loads_in_full_after_nmsnlp():
+    code = ("import warnings, nmsnlp; nmsnlp.extract('no fever'); import medspacy; "
+            "nlp = medspacy.load(medspacy_enable=['medspacy_context']); print(type(nlp).__name__)")
+    with_filters = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
+    assert with_filters.stdout.strip() == "English"

@@ -1,6 +1,5 @@
 """nmsnlp_context: medspaCy's ConText, fed the project's rules from patterns/context.jsonl."""
 
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -8,6 +7,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .base import CONTEXT_ATTRS, SPAN_GROUP, RuleComponent
+from .medspacy_context import context_classes
 from .rules import RuleSet
 
 
@@ -35,8 +35,7 @@ class ContextComponent(RuleComponent):
 def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
     """A medspaCy ConText object with the given rule records, imported without its process-wide
     warnings filter (medspaCy calls warnings.filterwarnings("ignore") at import)."""
-    with warnings.catch_warnings():
-        from medspacy.context import ConText, ConTextRule
+    ConText, ConTextRule = context_classes()
     context = ConText(
         nlp,
         name="nmsnlp_context_inner",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ def load(patterns_dir: str | Path | None = None) -> Language:
     """A spaCy pipeline (blank English + the clinical tokenizer + nmsnlp's components) with the rules
     of `patterns_dir` (default: the patterns/ shipped with nmsnlp). `nlp(text)` gives a Doc whose
     `doc.spans["nmsnlp"]` are the mentions; `nmsnlp.extract` is the fast way to get mention records."""
-    nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": "nmsnlp.clinical_tokenizer.v1"}}})
+    with warnings.catch_warnings():  # spaCy may import medspaCy while scanning entry points
+        nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": "nmsnlp.clinical_tokenizer.v1"}}})
     for name in PIPE_NAMES:
         nlp.add_pipe(name)
     folder = str(patterns_dir or default_patterns_dir())
