@@ -1,0 +1,175 @@
+"""End-to-end speed of `nmsnlp screen`: one and two workers against the blank spaCy tokenizer, in one run.
+
+    python bench/screen.py [--notes 2000] [--rounds 3] [--shared ../shared]
+
+Whole processes over the same notes (MTSamples transcriptions from ../shared, cycled to --notes), in
+alternating rounds, best of --rounds each:
+  tokenizer    a process that reads the same JSONL and runs spacy.blank("en").tokenizer over every note
+  screen -w 1  `nmsnlp screen NOTES --workers 1`
+  screen -w 2  `nmsnlp screen NOTES --workers 2`
+Prints characters/s, the ratios the speed issue sets targets for (1 worker / tokenizer >= 1.5, 2 workers /
+1 worker >= 1.8), peak memory per process (max RSS of the process and its children), `import nmsnlp` and
+`nmsnlp --help` wall times, a breakdown of one worker's time by stage (measured in process), and whether
+the 1- and 2-worker outputs are byte-identical. Skips when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import DEFAULT_SHARED, ROOT, mtsamples_distinct
+
+TOKENIZE = (
+    "import json, sys, spacy\n"
+    "nlp = spacy.blank('en')\n"
+    "n = 0\n"
+    "with open(sys.argv[1], encoding='utf-8') as fh:\n"
+    "    for line in fh:\n"
+    "        n += len(nlp.tokenizer(json.loads(line)['note_text']))\n"
+    "print(n)\n"
+)
+OUTPUTS = ("scores.jsonl", "scores.csv", "mentions.jsonl", "screening_list.csv", "patients.csv", "errors.jsonl")
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of a child process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    secs = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return secs, max(peak, before) // 1024
+
+
+def breakdown(notes: list[dict], out: Path) -> dict[str, float]:
+    """Seconds per stage of one worker's path over the notes, in process."""
+    sys.path.insert(0, str(ROOT))
+    from nmsnlp.batch.assemble import assemble
+    from nmsnlp.batch.partition import ChunkResult, scorer_for
+    from nmsnlp.batch.parts import write_part
+    from nmsnlp.extraction.base import set_sentence_starts
+    from nmsnlp.extraction.extractor import check_text, mentions_from_doc
+    from nmsnlp.extraction.text import section_at
+    from nmsnlp.io.readers import read_notes
+    from nmsnlp.scoring.features import compute
+
+    src = out / "notes.jsonl"
+    stages = dict.fromkeys(("read", "structure", "candidates", "tokenize", "match", "context", "assertion", "features",
+                            "model", "write", "assemble"), 0.0)
+    t = time.perf_counter()
+    records = list(read_notes(src))
+    stages["read"] = time.perf_counter() - t
+    scorer = scorer_for(None)
+    ex = scorer.extractor
+    pipes = dict(ex.nlp.pipeline)
+    parts = out / "parts"
+    parts.mkdir()
+    result = ChunkResult()
+    for rec in records:
+        text = check_text(rec.text, rec.note_id)
+        t = time.perf_counter()
+        headers, sentences = ex.structure.analyse(text)
+        t1 = time.perf_counter()
+        candidates = [(s, e) for s, e in sentences if ex.mentions.has_trigger(text, s, e)]
+        t2 = time.perf_counter()
+        stages["structure"] += t1 - t
+        stages["candidates"] += t2 - t1
+        if not candidates:
+            continue
+        pieces, seg = [], []
+        pos = 0
+        for s, e in candidates:
+            seg.append(pos)
+            pieces.append(text[s:e])
+            pos += e - s + 1
+        doc = ex.nlp.make_doc("\n".join(pieces))
+        set_sentence_starts(doc, seg)
+        doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg)]
+        t3 = time.perf_counter()
+        stages["tokenize"] += t3 - t2
+        for name, key in (("nmsnlp_mentions", "match"), ("nmsnlp_context", "context"), ("nmsnlp_assertion", "assertion")):
+            t = time.perf_counter()
+            doc = pipes[name](doc)
+            stages[key] += time.perf_counter() - t
+        mentions = mentions_from_doc(doc, rec.note_id)
+        t = time.perf_counter()
+        feats = compute(mentions, scorer.drug_classes)
+        t4 = time.perf_counter()
+        scorer.model.score_one(feats.values)
+        scorer.model.contributions(feats.values)
+        t5 = time.perf_counter()
+        stages["features"] += t4 - t
+        stages["model"] += t5 - t4
+        result.mentions.extend(m.to_dict() for m in mentions)
+    for rec in records:
+        result.scores.append(scorer(rec.text, rec.note_id)[0].to_dict())
+    t = time.perf_counter()
+    write_part(parts, 0, result, len(records))
+    stages["write"] = time.perf_counter() - t
+    t = time.perf_counter()
+    (out / "asm").mkdir()
+    assemble(parts, out / "asm", "csv", False, None)
+    stages["assemble"] = time.perf_counter() - t
+    return stages
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
+    ap.add_argument("--notes", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    if not (args.shared / "eval-data" / "mtsamples" / "mtsamples.csv").is_file():
+        print(f"skipped: {args.shared}/eval-data/mtsamples not found")
+        return 0
+    texts = [t for _, t in mtsamples_distinct(args.shared)]
+    notes = [{"note_id": str(i + 1), "person_id": str(i % 97), "note_text": texts[i % len(texts)]} for i in range(args.notes)]
+    chars = sum(len(n["note_text"]) for n in notes)
+    nmsnlp = str(Path(sys.executable).with_name("nmsnlp"))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        src = work / "notes.jsonl"
+        src.write_text("".join(json.dumps(n) + "\n" for n in notes), encoding="utf-8")
+        best: dict[str, tuple[float, int]] = {}
+        commands = {
+            "tokenizer": [sys.executable, "-c", TOKENIZE, str(src)],
+            "screen -w 1": [nmsnlp, "screen", str(src), "--out", str(work / "w1"), "--workers", "1", "--force", "--no-progress"],
+            "screen -w 2": [nmsnlp, "screen", str(src), "--out", str(work / "w2"), "--workers", "2", "--force", "--no-progress"],
+        }
+        for _ in range(args.rounds):
+            for name, cmd in commands.items():
+                secs, peak = timed(cmd)
+                if name not in best or secs < best[name][0]:
+                    best[name] = (secs, peak)
+        identical = all((work / "w1" / f).read_bytes() == (work / "w2" / f).read_bytes() for f in OUTPUTS)
+        imp = min(timed([sys.executable, "-c", "import nmsnlp"])[0] for _ in range(3))
+        helps = min(timed([nmsnlp, "--help"])[0] for _ in range(3))
+        stages = breakdown(notes[: min(len(notes), 1000)], work)
+    print(f"{len(notes):,} notes, {chars:,} characters; best of {args.rounds} alternating rounds, whole processes")
+    print(f"{'':14}{'seconds':>9}{'chars/s':>13}{'peak MB':>9}")
+    for name, (secs, peak) in best.items():
+        print(f"{name:14}{secs:9.2f}{chars / secs:13,.0f}{peak:9d}")
+    tok, w1, w2 = (best[k][0] for k in ("tokenizer", "screen -w 1", "screen -w 2"))
+    print(f"1 worker / tokenizer: {tok / w1:.2f}x (target >= 1.5)")
+    print(f"2 workers / 1 worker: {w1 / w2:.2f}x (target >= 1.8)")
+    print(f"import nmsnlp: {imp:.2f} s (target < 1.0); nmsnlp --help: {helps:.2f} s (target < 0.5)")
+    print(f"1 and 2 workers give byte-identical outputs: {identical}")
+    total = sum(stages.values())
+    print("one worker's time by stage (in process, first 1,000 notes):")
+    for name, secs in sorted(stages.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:11}{secs:8.2f} s {100 * secs / total:5.1f}%")
+    print("command: python bench/screen.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
