@@ -12,15 +12,17 @@ $(BIN)/python:
 
 # One install resolves every dependency together (medspaCy pins spaCy < 3.8, hence numpy < 2).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,spark]"
 	touch $@
 
 venv: $(VENV)/.installed
 
 demo: venv
-	$(BIN)/nmsnlp screen corpora/demo/notes.jsonl --out $(OUT) --force --show-evidence
+	$(BIN)/nmsnlp screen corpora/demo/notes.jsonl --out $(OUT) --force --show-evidence --title-col note_type \
+		--review --sample-unflagged 6 --seed 1
 	@echo ""
 	@echo "All results are in $(OUT)/: screening_list.csv (flagged notes, ranked), patients.csv, scores.csv, mentions.jsonl, errors.jsonl, run.json"
+	@echo "Chart review: open $(abspath $(OUT))/review.html in a browser (keys: j/k move, 1-4 decide, e export; it holds note text)"
 
 test: venv
 	$(BIN)/ruff check nmsnlp tests bench

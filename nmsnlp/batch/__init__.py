@@ -7,4 +7,6 @@
     manifest.py   what produced a run (code, patterns, model, input, options)
     assemble.py   parts -> the final outputs, byte-identical after a resume
     screen.py     `run_screen`: `nmsnlp screen` from input to run.json
+    spark.py      the Spark engine: `screen_dataframe`, the same per-partition function in `mapInPandas`
+    spark_run.py  `run_spark_screen`: `nmsnlp screen --engine spark` from input to run.json
 """
