@@ -19,12 +19,15 @@ import warnings
 from typing import Any
 
 
+_MACHINERY = frozenset({"__path__", "__spec__", "__file__", "__loader__", "__package__", "__name__", "__wrapped__"})
+
+
 class _Deferred(types.ModuleType):
     """A package whose own __init__ runs the first time a missing attribute is asked for."""
 
     def __getattr__(self, name: str) -> Any:
         spec = self.__dict__.get("__spec__")
-        if name.startswith("__") or spec is None or self.__dict__.get("_nmsnlp_ran"):
+        if name in _MACHINERY or spec is None or self.__dict__.get("_nmsnlp_ran"):
             raise AttributeError(name)
         self._nmsnlp_ran = True
         spec.loader.exec_module(self)
