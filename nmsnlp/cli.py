@@ -128,6 +128,9 @@ def screen(
     if engine not in ("local", "spark"):
         raise typer.BadParameter("--engine must be local or spark", param_hint="--engine")
     if engine == "spark":
+        if review:
+            raise typer.BadParameter("the review report reads the local engine's JSONL outputs; screen without "
+                                     "--engine spark for a review", param_hint="--review")
         _screen_spark(input, out, db, table, where, (id_col, text_col, person_col, datetime_col, title_col), note_nlp,
                       resume, force, model_dir, spark_master, spark_conf, partition_notes, show_evidence, verbose)
         return

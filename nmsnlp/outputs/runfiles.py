@@ -46,6 +46,9 @@ def read_run(folder: Path) -> dict[str, Any]:
         raise InputSchemaError(f"{path}: not valid JSON ({exc.msg})") from exc
     for name in ("scores.jsonl", "mentions.jsonl"):
         if not (folder / name).is_file():
+            if (folder / "scores.parquet").exists() and not (folder / "scores.jsonl").exists():
+                raise InputSchemaError(f"{folder}: a run with Parquet outputs only (--engine spark); the review reads "
+                                       "scores.jsonl and mentions.jsonl: screen with the local engine for a review")
             raise InputSchemaError(f"{folder}: no {name}; give the --out folder of a finished `nmsnlp screen` run")
     return run
 
