@@ -408,3 +408,18 @@ def test_workers_die_with_a_killed_parent(tmp_path):
         time.sleep(0.1)
     alive = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
     assert not alive, f"workers outlived their killed parent: {alive}"
+
+
+@pytest.mark.parametrize("text", ["CK 1e308", "T -40C", "BP 80/120"])
+def test_impossible_numbers_are_not_values(text):
+    import nmsnlp
+
+    assert all(m.value is None for m in nmsnlp.extract(text))
+
+
+@pytest.mark.parametrize("span", [(8, 3), (-1, 2), (3, 99)])
+def test_assertions_refuse_a_bad_span_with_a_value_error(span):
+    import nmsnlp
+
+    with pytest.raises(ValueError, match="does not fall within"):
+        nmsnlp.assertions("no fever", [span])

@@ -52,7 +52,7 @@ SYMPTOM_VALUE_CONCEPT = {
 
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _CONNECTOR = re.compile(
-    r"(?:[ \t]+|[:=|~]|-(?=[ \t]*\d)|\((?=[ \t]*[<>\d])|"
+    r"(?:[ \t]+|[:=|~]|(?<![ \t])-(?=[ \t]*\d)|\((?=[ \t]*[<>\d])|"
     r"(?i:of|was|were|is|are|at|to|now|level|levels|value|peaked|peaking|peak|up|max|maximum|reached|"
     r"rose|rising|increased|elevated|went|came|back|measured|initially|approximately|approx|about|around|"
     r"nearly|high|highest|currently|today|this|am|morning|on|admission|arrival|the|in|range|ranging|from|"
@@ -111,6 +111,7 @@ _NOT_A_VALUE = re.compile(
     r"[ \t]?(?i:yo|y/o|y\.o\.?|years?|yrs?|-years?|-yo|mg|mcg|µg|ml|kg|lbs?|ms|msec|mins?|minutes|hours|days?|"
     r"weeks?|wks?|months?|mos)(?![A-Za-z/])"
 )
+_EXPONENT = re.compile(r"[eE][+-]?\d")
 _SEX_AFTER = re.compile(r"[MF](?![A-Za-z])")
 _SPACED_THOUSANDS = re.compile(r"\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?!\d|[,.]\d)")
 _ULN_MULTIPLE = re.compile(r"[ \t]*(?:x|×|times|-fold|fold)[ \t]*(?:the[ \t]+)?(?i:uln|upper[ \t]+limit(?:[ \t]+of[ \t]+normal)?|normal)")
@@ -147,6 +148,8 @@ def _number_at(concept: str, text: str, pos: int, limit: int) -> tuple[float, in
     end = m.end()
     if _NOT_A_VALUE.match(text, end, limit) or (concept != "temperature" and _SEX_AFTER.match(text, end, limit)):
         return None
+    if _EXPONENT.match(text, end, limit) or (pos > 0 and text[pos - 1] == "-" and (pos < 2 or text[pos - 2] in " \t(")):
+        return None  # "1e308" is no lab value, and "T -40C" is no temperature
     suffix = ""
     if concept == "ck":
         x = _ULN_MULTIPLE.match(text, end, limit)
@@ -237,6 +240,8 @@ def parse_value(
         d = _DIASTOLIC.match(text, end, limit)
         if d:
             diastolic = _num(d.group(1))
+            if diastolic >= number:  # "BP 80/120": the systolic is the larger number; this is not a pressure
+                return None
             end = d.end()
         elif not systolic_only:
             return None
