@@ -18,7 +18,6 @@ import types
 import warnings
 from typing import Any
 
-
 _MACHINERY = frozenset({"__path__", "__spec__", "__file__", "__loader__", "__package__", "__name__", "__wrapped__"})
 
 
