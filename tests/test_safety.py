@@ -423,3 +423,34 @@ def test_assertions_refuse_a_bad_span_with_a_value_error(span):
 
     with pytest.raises(ValueError, match="does not fall within"):
         nmsnlp.assertions("no fever", [span])
+
+
+def _one_note(tmp_path: Path) -> Path:
+    src = tmp_path / "n.jsonl"
+    src.write_text(json.dumps({"note_id": "1", "note_text": "No fever."}) + "\n")
+    return src
+
+
+def test_a_full_disk_is_a_one_line_error_with_the_resume_hint(tmp_path, monkeypatch):
+    import errno
+
+    import nmsnlp.batch.screen as screen_mod
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(screen_mod, "write_part", full)  # the disk fills while a part is written
+    result = run("screen", str(_one_note(tmp_path)), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 2 and "disk is full" in result.output and "--resume" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    import nmsnlp.batch.screen as screen_mod
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(screen_mod, "run_screen", interrupted)
+    result = run("screen", str(_one_note(tmp_path)), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 130 and "--resume" in result.output
