@@ -238,6 +238,27 @@ def test_a_sampled_unflagged_note_is_marked_only_after_the_decision(opened, repo
     assert rec["stratum"] == "unflagged_sample" and rec["score_shown"] is False and rec["score"] is None
 
 
+def test_the_timeline_opens_the_patients_other_notes(opened, report):
+    o = opened(report)
+    page = o.page
+    data = data_of(page)
+    first = next(n for n in data["notes"] if n["review"])
+    line = data["patients"][first["pid"]]
+    assert [e[1] for e in line] == sorted(e[1] for e in line) and len(line) > 1  # the episode, in date order
+    context = next(n for n in data["notes"] if not n["review"] and n["pid"] in data["patients"])
+    review_pos = next(i for i, n in enumerate(n for n in data["notes"] if n["review"]) if n["pid"] == context["pid"])
+    for _ in range(review_pos):
+        page.keyboard.press("j")
+    reviewed = page.inner_text("#notehead h2")
+    page.locator("#timeline li", has_text=str(context["id"])).click()
+    assert page.inner_text("#notehead h2") == str(context["id"])
+    assert "not in the review set" in page.inner_text("#banner") and not page.is_visible("#decide")
+    page.keyboard.press("1")  # no decision on a note outside the review set
+    assert page.inner_text("#progress").startswith("0 of")
+    page.keyboard.press("Backspace")
+    assert page.inner_text("#notehead h2") == reviewed and page.is_visible("#decide")
+
+
 def test_blind_mode_hides_the_score_reasons_and_rank(opened, blind_report, shots):
     o = opened(blind_report)
     page = o.page
