@@ -132,7 +132,8 @@ def screen(
             raise typer.BadParameter("the review report reads the local engine's JSONL outputs; screen without "
                                      "--engine spark for a review", param_hint="--review")
         _screen_spark(input, out, db, table, where, (id_col, text_col, person_col, datetime_col, title_col), note_nlp,
-                      resume, force, model_dir, spark_master, spark_conf, partition_notes, show_evidence, verbose)
+                      resume, force, model_dir, spark_master, spark_conf, partition_notes, show_evidence, verbose,
+                      sep=sep, date_format=date_format)
         return
     from .batch.screen import Options, run_screen
     from .io.readers import Columns
@@ -205,12 +206,14 @@ def _print_flagged(scores: Path) -> None:
 def _screen_spark(input: Path | None, out: Path, db: str | None, table: str, where: str | None,
                   columns: tuple[str | None, ...], note_nlp: bool, resume: bool, force: bool, model_dir: Path | None,
                   master: str | None, conf: list[str] | None, partition_notes: int, show_evidence: bool,
-                  verbose: bool) -> None:
+                  verbose: bool, sep: str | None = None, date_format: str | None = None) -> None:
     """`nmsnlp screen --engine spark`: the local engine's outputs, screened on Apache Spark (nmsnlp.batch.spark)."""
     import re
 
     if resume:
         raise typer.BadParameter("--engine spark retries failed tasks itself; run again with --force", param_hint="--resume")
+    if date_format is not None and date_format not in ("mdy", "dmy", "ymd"):
+        raise typer.BadParameter("--date-format must be mdy, dmy or ymd", param_hint="--date-format")
     if input is None and db is None:
         raise typer.BadParameter("give an INPUT file, or --db with a jdbc: URL and --table")
     if input is not None and where:
@@ -229,9 +232,9 @@ def _screen_spark(input: Path | None, out: Path, db: str | None, table: str, whe
     if input is not None:  # a URI such as s3a://bucket/notes.parquet arrives as s3a:/bucket/...: put its // back
         path = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", lambda m: m.group(0) if m.group(1) == "file" else m.group(1) + "://",
                       str(input))
-        src = SparkInput(path=path, columns=cols)
+        src = SparkInput(path=path, columns=cols, sep=sep, date_format=date_format)
     else:
-        src = SparkInput(jdbc=db, table=table, where=where, columns=cols)
+        src = SparkInput(jdbc=db, table=table, where=where, columns=cols, date_format=date_format)
     opts = SparkOptions(out=out, note_nlp=note_nlp, force=force, model_dir=str(model_dir) if model_dir else None,
                         partition_notes=partition_notes)
     spark, owned = None, False

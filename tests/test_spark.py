@@ -312,9 +312,13 @@ def test_csv_input_with_quotes_newlines_and_malformed_rows(spark, tmp_path):
         w.writerow(["61", "p9"])  # too few fields
         w.writerow(["62", "p9", "2024-01-01", "", "T 39.1, rigid", "extra"])  # too many
         w.writerow(["63", "p9", "2024-01-01", "", ""])  # empty text
-    local = screen(str(path), "--out", str(tmp_path / "local"), "--workers", "1")
-    run = screen(str(path), "--out", str(tmp_path / "spark"), "--engine", "spark", "--partition-notes", "25")
-    assert local["counts"]["errors"] == 3
+        w.writerow(["64", "p9", "03/04/2024 10:30 PM", "", "T 38.9 on haloperidol"])  # a US date, read as ISO
+        w.writerow(["65", "p9", "someday", "", "T 38.9 on haloperidol"])  # not a date
+    local = screen(str(path), "--out", str(tmp_path / "local"), "--workers", "1", "--date-format", "dmy")
+    run = screen(str(path), "--out", str(tmp_path / "spark"), "--engine", "spark", "--partition-notes", "25",
+                 "--date-format", "dmy")
+    assert local["counts"]["errors"] == 4
+    assert next(r for r in jsonl_rows(tmp_path / "local" / "scores.jsonl") if r["note_id"] == "64")["note_datetime"] == "2024-04-03T22:30:00"
     assert_same_counts(local, run)
     assert_same_outputs(tmp_path / "local", tmp_path / "spark")
 

@@ -53,7 +53,17 @@ from typing import TYPE_CHECKING, Any
 
 from .. import records
 from ..errors import NmsnlpError
-from ..io.readers import ID_COLUMNS, TEXT_COLUMNS, Columns, NoteRecord, meta_columns, pick_column, row_record
+from ..io.readers import (
+    ID_COLUMNS,
+    TEXT_COLUMNS,
+    Columns,
+    NoteRecord,
+    meta_columns,
+    normalize_datetime,
+    pick_column,
+    row_record,
+    safe_str,
+)
 from ..outputs.omop import NOTE_NLP_COLUMNS
 from ..outputs.tables import arrow_type
 from .partition import scorer_for, screen_records
@@ -156,6 +166,9 @@ class Plan:
     meta_names: dict[str, str] = field(default_factory=dict)  # input column -> person_id, note_datetime, note_title
     row_offset: int = 0  # CSV: the header is row 1
     header_len: int = 0  # CSV: fields in the header
+    sep: str = ","  # CSV: the field separator
+    date_format: str | None = None  # how slashed dates read (nmsnlp.io.readers.normalize_datetime)
+    database: bool = False  # a database table (its date errors are worded as the local database reader's)
 
     def source(self, row: int) -> str:
         if self.mode == "jsonl":
@@ -164,12 +177,29 @@ class Plan:
         return f"{prefix}row {row + self.row_offset}"
 
     def record(self, row: int, values: dict[str, Any]) -> NoteRecord | None:
-        """The note of one input row, or None for a blank JSONL line (which the local reader skips too)."""
+        """The note of one input row, or None for a blank JSONL line (which the local reader skips too),
+        with its date in ISO 8601 (a value that is not a date makes it an error record), as the local
+        readers give it."""
+        rec = self._record(row, values)
+        if rec is None:
+            return None
+        when = rec.meta.get("note_datetime")
+        if when not in (None, "") and not rec.error:
+            try:
+                rec.meta["note_datetime"] = normalize_datetime(when, self.date_format)
+            except (ValueError, OverflowError):
+                rec.error = (f"{rec.source}: note_datetime {str(when)[:40]!r} is not a date" if self.database else
+                             f"{rec.source}: note_datetime {safe_str(str(when))[:40]!r} is not a date (ISO, or set --date-format)")
+        return rec
+
+    def _record(self, row: int, values: dict[str, Any]) -> NoteRecord | None:
         source = self.source(row)
         if self.mode == "jsonl":
             import json
 
             line = values.get("value") or ""
+            if row == 1:
+                line = line.lstrip("\ufeff")  # a byte-order mark, which the local reader skips
             if not line.strip():
                 return None
             try:
@@ -184,7 +214,7 @@ class Plan:
         if self.mode == "csv":
             raw = values.get("_corrupt_record")
             if raw is not None:
-                n = len(next(csv.reader(io.StringIO(raw)), []))
+                n = len(next(csv.reader(io.StringIO(raw), delimiter=self.sep), []))
                 return NoteRecord(None, None, source,
                                   error=f"{source}: malformed CSV row: {n} fields, header has {self.header_len}")
             # a CSV cell is text: Spark reads an empty cell as null, the local reader as ""

@@ -28,7 +28,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -78,6 +78,8 @@ class SparkInput:
     where: str | None = None
     columns: Columns = Columns()  # noqa: RUF009 - a frozen dataclass, safe as a default
     jdbc_partitions: int | None = None  # parallel reads of the table (default: one per core, at most 64)
+    sep: str | None = None  # CSV field separator (default: comma; tab for .tsv)
+    date_format: str | None = None  # mdy (default), dmy or ymd for slashed dates
 
     def describe(self) -> dict[str, Any]:
         if self.jdbc is not None:
@@ -85,7 +87,7 @@ class SparkInput:
                     "columns": self.columns.__dict__}
         assert self.path is not None
         if Path(self.path).exists():
-            return Source(path=Path(self.path), columns=self.columns).describe()
+            return Source(path=Path(self.path), columns=self.columns, sep=self.sep, date_format=self.date_format).describe()
         return {"type": kind_of(self.path), "path": self.path, "columns": self.columns.__dict__}
 
 
@@ -148,17 +150,19 @@ def read_input(spark: SparkSession, src: SparkInput) -> tuple[DataFrame, Plan, i
         raise InputSchemaError(f"{src.path}: no such file or folder")
     kind, name, uri = kind_of(src.path), os.path.basename(src.path.rstrip("/")), _uri(src.path)
     if kind == "jsonl":
-        return _read_jsonl(spark, uri, name, src.columns)
-    if kind == "csv":
-        return _read_csv(spark, uri, name, src.columns)
-    try:
-        df = spark.read.parquet(uri)
-        columns = df.columns
-    except Exception as exc:
-        raise InputSchemaError(f"{name}: not a readable Parquet file ({_first_line(exc)})") from exc
-    plan = table_plan(columns, src.columns, name, label=name)
-    notes, n = numbered(note_columns(df, plan))
-    return notes, plan, n
+        notes, plan, n = _read_jsonl(spark, uri, name, src.columns)
+    elif kind == "csv":
+        sep = src.sep or ("\t" if src.path.lower().endswith(".tsv") else ",")
+        notes, plan, n = _read_csv(spark, uri, name, src.columns, sep)
+    else:
+        try:
+            df = spark.read.parquet(uri)
+            columns = df.columns
+        except Exception as exc:
+            raise InputSchemaError(f"{name}: not a readable Parquet file ({_first_line(exc)})") from exc
+        plan = table_plan(columns, src.columns, name, label=name)
+        notes, n = numbered(note_columns(df, plan))
+    return notes, replace(plan, date_format=src.date_format), n
 
 
 def _read_jsonl(spark: SparkSession, uri: str, name: str, cols: Columns) -> tuple[DataFrame, Plan, int]:
@@ -201,11 +205,11 @@ def _object_keys(line: str) -> list[str] | None:
     return list(parsed) if isinstance(parsed, dict) else None
 
 
-def _read_csv(spark: SparkSession, uri: str, name: str, cols: Columns) -> tuple[DataFrame, Plan, int]:
+def _read_csv(spark: SparkSession, uri: str, name: str, cols: Columns, sep: str) -> tuple[DataFrame, Plan, int]:
     from pyspark.sql import types as T
 
     def reader() -> Any:  # RFC 4180 as Python's csv module reads it: "" escapes a quote, newlines inside quotes
-        return spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+        return spark.read.option("header", True).option("multiLine", True).option("escape", '"').option("sep", sep)
 
     try:
         header = reader().csv(uri).columns
@@ -220,7 +224,7 @@ def _read_csv(spark: SparkSession, uri: str, name: str, cols: Columns) -> tuple[
           .csv(uri))
     notes, n = numbered(df)  # every column parsed, so a row with too many or too few fields is marked
     wanted = list(dict.fromkeys([id_name, text_name, *meta, "_corrupt_record"]))
-    plan = Plan("csv", name, id_name, text_name, meta, row_offset=1, header_len=len(header))
+    plan = Plan("csv", name, id_name, text_name, meta, row_offset=1, header_len=len(header), sep=sep)
     return notes.select("row", *(f"`{c}`" for c in wanted)), plan, n
 
 
@@ -279,7 +283,7 @@ def _read_jdbc(spark: SparkSession, src: SparkInput) -> tuple[DataFrame, Plan, i
                   .option("numPartitions", str(max(1, min(parts, hi - lo + 1)))).load())
     df = df.sortWithinPartitions(F.col(f"`{plan.id_name}`"))
     notes, n = numbered(note_columns(df, plan))
-    return notes, plan, n
+    return notes, replace(plan, date_format=src.date_format, database=True), n
 
 
 # --------------------------------------------------------------------------- the run
