@@ -72,11 +72,11 @@ class Opened:
 
     def goto(self) -> None:
         self.page.goto(self.url)
-        self.page.wait_for_function("window.nmsnlpReview && window.nmsnlpReview.ready", timeout=60_000)
+        self.page.wait_for_function("() => window.nmsnlpReview && window.nmsnlpReview.ready", timeout=60_000)
 
     def reload(self) -> None:
         self.page.reload()
-        self.page.wait_for_function("window.nmsnlpReview && window.nmsnlpReview.ready", timeout=60_000)
+        self.page.wait_for_function("() => window.nmsnlpReview && window.nmsnlpReview.ready", timeout=60_000)
 
     def check_local(self) -> None:
         """No request of any kind left file:// (the page itself is the only request)."""
@@ -211,7 +211,7 @@ def test_keyboard_decisions_export_reload_and_import(opened, report, shots, tmp_
     o.reload()
     assert page.inner_text("#progress") == f"0 of {len(review)} decided"
     page.set_input_files("#importfile", str(exported))  # an import restores them
-    page.wait_for_function("document.getElementById('progress').textContent.startsWith('2 of')")
+    page.wait_for_function("() => document.getElementById('progress').textContent.startsWith('2 of')")
     assert "imported 2 decisions" in page.inner_text("#status")
     page.keyboard.press("Home")
     assert page.get_attribute("#choices button[data-decision=nms_current]", "aria-pressed") == "true"
@@ -236,6 +236,29 @@ def test_a_sampled_unflagged_note_is_marked_only_after_the_decision(opened, repo
     assert page.locator("#scorebox").count() == 1
     rec = page.evaluate("window.nmsnlpReview.records()")[0]
     assert rec["stratum"] == "unflagged_sample" and rec["score_shown"] is False and rec["score"] is None
+
+
+def test_the_page_makes_no_network_request(opened, report, tmp_path):
+    o = opened(report)
+    page = o.page
+    page.fill("#reviewer", "Dr Test")
+    page.locator("#main").focus()
+    for key in ("1", "3", "j", "k", "u", "?", "Escape"):
+        page.keyboard.press(key)
+    page.locator("#text .m").first.hover()
+    with page.expect_download() as dl:
+        page.click("#export")
+    dl.value.save_as(tmp_path / "a.jsonl")
+    page.set_input_files("#importfile", str(tmp_path / "a.jsonl"))
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('imported')")
+    # the page's content security policy refuses any connection it might be made to try
+    blocked = page.evaluate("() => fetch('https://example.org/x').then(() => 'sent', () => 'refused')")
+    assert blocked == "refused"
+    assert o.errors and all("Content Security Policy" in e for e in o.errors)
+    o.errors.clear()  # the refusal is logged; that is the point
+    o.reload()
+    assert all(u == o.url for u in o.requests), o.requests
+    print(f"\nrequests made by the page: {len(o.requests)}, all {o.url}")
 
 
 def test_the_timeline_opens_the_patients_other_notes(opened, report):
