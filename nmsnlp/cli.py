@@ -86,7 +86,7 @@ def extract(
 
 @app.command()
 def screen(
-    input: Path = typer.Argument(None, help="CSV, JSONL, Parquet, a .txt file or a folder of .txt files; omit with --db to read a NOTE table"),
+    input: str = typer.Argument(None, help="CSV, JSONL, Parquet, a .txt file or a folder of .txt files; omit with --db to read a NOTE table"),
     out: Path = typer.Option(..., "--out", help="output folder"),
     db: str = typer.Option(None, "--db", help="SQLAlchemy URL: the OMOP NOTE table to read (without INPUT) and where --note-nlp rows go"),
     table: str = typer.Option("note", "--table", help="table to read with --db"),
@@ -160,7 +160,7 @@ def screen(
         elif input is None and db is None:
             raise typer.BadParameter("give an INPUT file or folder, or --db with a NOTE table")
         else:
-            source = (Source(path=input, **reading) if input is not None  # type: ignore[arg-type]
+            source = (Source(path=Path(input), **reading) if input is not None  # type: ignore[arg-type]
                       else Source(db=db, table=table, where=where, **reading))  # type: ignore[arg-type]
         if opts.model_dir is not None:
             from .scoring.model import load_model
@@ -203,13 +203,11 @@ def _print_flagged(scores: Path) -> None:
         typer.echo(f"past NMS only (not flagged as current): {', '.join(history)}")
 
 
-def _screen_spark(input: Path | None, out: Path, db: str | None, table: str, where: str | None,
+def _screen_spark(input: str | None, out: Path, db: str | None, table: str, where: str | None,
                   columns: tuple[str | None, ...], note_nlp: bool, resume: bool, force: bool, model_dir: Path | None,
                   master: str | None, conf: list[str] | None, partition_notes: int, show_evidence: bool,
                   verbose: bool, sep: str | None = None, date_format: str | None = None) -> None:
     """`nmsnlp screen --engine spark`: the local engine's outputs, screened on Apache Spark (nmsnlp.batch.spark)."""
-    import re
-
     if resume:
         raise typer.BadParameter("--engine spark retries failed tasks itself; run again with --force", param_hint="--resume")
     if date_format is not None and date_format not in ("mdy", "dmy", "ymd"):
@@ -229,10 +227,8 @@ def _screen_spark(input: Path | None, out: Path, db: str | None, table: str, whe
     from .io.readers import Columns
 
     cols = Columns(*columns)
-    if input is not None:  # a URI such as s3a://bucket/notes.parquet arrives as s3a:/bucket/...: put its // back
-        path = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", lambda m: m.group(0) if m.group(1) == "file" else m.group(1) + "://",
-                      str(input))
-        src = SparkInput(path=path, columns=cols, sep=sep, date_format=date_format)
+    if input is not None:  # a local path, or a URI Spark reads (hdfs://..., s3a://...), as given
+        src = SparkInput(path=input, columns=cols, sep=sep, date_format=date_format)
     else:
         src = SparkInput(jdbc=db, table=table, where=where, columns=cols, date_format=date_format)
     opts = SparkOptions(out=out, note_nlp=note_nlp, force=force, model_dir=str(model_dir) if model_dir else None,
