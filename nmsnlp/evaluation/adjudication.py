@@ -625,9 +625,7 @@ def train_with_extra(corpus_dir: Path, extra_path: Path, seed: int = 0) -> tuple
     adjudicated notes added to the pool; the corpus's test split stays untouched for evaluation."""
     from ..extraction.extractor import Extractor
     from ..extraction.pipeline import drug_classes
-    from ..scoring.features import FEATURE_DIRECTION, FEATURE_SCHEMA_VERSION
-    from ..scoring.model import Model
-    from ..scoring.training import constrained_pipeline, data_hash, undocumented_threshold
+    from ..scoring.training import data_hash, fit, undocumented_threshold
     from . import corpus as corpus_mod
     from .evaluate import FOLDS, cross_validated_scores, prepare, training_rows
 
@@ -644,10 +642,7 @@ def train_with_extra(corpus_dir: Path, extra_path: Path, seed: int = 0) -> tuple
     oof = cross_validated_scores(pool, classes, seed=seed)
     threshold = undocumented_threshold([s.y for s in pool], oof.tolist(), [s.documented for s in pool])
     x, y = training_rows(pool, classes)
-    # training.fit, with the library versions read from package metadata (importing medspacy for its
-    # __version__ fails once nmsnlp defers medspaCy's package import)
-    model = Model(constrained_pipeline(x, y, FEATURE_DIRECTION, seed), threshold)
-    model.meta = {"feature_schema_version": FEATURE_SCHEMA_VERSION, "seed": seed, "library_versions": _versions()}
+    model = fit(x, y, threshold, seed)
     training_sha = data_hash([(s.note["note_id"], s.note["text"], s.y) for s in pool])
     model.meta |= {
         "training_data_sha256": training_sha,
