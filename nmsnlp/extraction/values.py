@@ -111,6 +111,7 @@ _NOT_A_VALUE = re.compile(
     r"[ \t]?(?i:yo|y/o|y\.o\.?|years?|yrs?|-years?|-yo|mg|mcg|µg|ml|kg|lbs?|ms|msec|mins?|minutes|hours|days?|"
     r"weeks?|wks?|months?|mos)(?![A-Za-z/])"
 )
+_VITALS = frozenset({"temperature", "heart_rate", "blood_pressure", "respiratory_rate"})
 _EXPONENT = re.compile(r"[eE][+-]?\d")
 _SEX_AFTER = re.compile(r"[MF](?![A-Za-z])")
 _SPACED_THOUSANDS = re.compile(r"\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?!\d|[,.]\d)")
@@ -273,7 +274,8 @@ def parse_value(
             u3 = _UNIT_RE[concept].match(text, j, limit)
             if u3:
                 j = u3.end()
-    r = _REF.match(text, j, limit) or _TABLE_REF.match(text, j, limit)
+    # labs have reference ranges; a vital's bracket is a conversion or a note ("T 40.2 C (104.4 F)")
+    r = None if concept in _VITALS else (_REF.match(text, j, limit) or _TABLE_REF.match(text, j, limit))
     if r:
         ref_high = _num(r.group("hi"))
         if concept == "ck" and re.search(r"[kK]\s*[)\]]", r.group()):
