@@ -487,17 +487,23 @@ def test_postgresql_note_table_over_jdbc_and_note_nlp(spark, postgres, tmp_path)
     where = "note_id <= 150"
     local = screen("--db", url, "--where", where, "--out", str(tmp_path / "local"), "--note-nlp", "--workers", "1")
     local_nlp = _note_nlp_rows(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("drop table note_nlp"))
-    run = screen("--db", jdbc, "--where", where, "--out", str(tmp_path / "spark"), "--note-nlp", "--engine", "spark",
-                 "--partition-notes", "50")
+    spark_args = ["--db", jdbc, "--where", where, "--out", str(tmp_path / "spark"), "--note-nlp", "--engine", "spark",
+                  "--partition-notes", "50"]
+    refused = runner.invoke(app, ["screen", *spark_args, "--no-progress"])
+    n_notes = len({r["note_id"] for r in local_nlp})
+    assert refused.exit_code == 2 and f"already holds nmsnlp rows for {n_notes} of these notes" in refused.output
+    with engine.begin() as conn:  # another system's row: this run's ids come after it, as in the local engine
+        conn.execute(sa.text("delete from note_nlp"))
+        conn.execute(sa.text("insert into note_nlp (note_nlp_id, note_id, lexical_variant, nlp_system, nlp_date) "
+                             "values (1000, 1, 'x', 'other system', '2024-01-01')"))
+    run = screen(*spark_args, "--force")
     assert run["counts"]["input_rows"] == 150 and run["input"]["type"] == "jdbc"
     assert "unused-secret" not in json.dumps(run) and "password=***" in run["input"]["url"]
     assert_same_counts(local, run)
     assert_same_outputs(tmp_path / "local", tmp_path / "spark", errors=False)
-    spark_nlp = _note_nlp_rows(engine)
+    spark_nlp = [r for r in _note_nlp_rows(engine) if r["nlp_system"] != "other system"]
     assert len(spark_nlp) == run["counts"]["note_nlp_rows"] == run["counts"]["mentions"] == len(local_nlp)
-    assert spark_nlp == local_nlp  # ids, offsets, snippets, term_modifiers, in the same order
+    assert spark_nlp == [{**r, "note_nlp_id": r["note_nlp_id"] + 1000} for r in local_nlp]  # offsets, snippets, modifiers
     engine.dispose()
     result = runner.invoke(app, ["screen", "--db", jdbc, "--table", "no_such_table", "--out", str(tmp_path / "x"),
                                  "--engine", "spark", "--no-progress"])

@@ -38,7 +38,7 @@ from ..errors import InputSchemaError, NmsnlpError
 from ..io.readers import ID_COLUMNS, TEXT_COLUMNS, Columns, meta_columns, pick_column
 from ..io.source import Source
 from ..outputs.lists import write_patients, write_screening_list
-from ..outputs.omop import NOTE_NLP_COLUMNS, note_nlp_table
+from ..outputs.omop import NLP_SYSTEM_PREFIX, NOTE_NLP_COLUMNS, note_nlp_table
 from .screen import OUTPUTS
 from .spark import (
     PARTITION_NOTES,
@@ -377,8 +377,34 @@ def _prepare_out(out: Path, force: bool) -> None:
             target.unlink()
 
 
-def _note_nlp(staged: DataFrame, out: Path, jdbc: str | None) -> int:
-    """NOTE_NLP rows numbered 1.. in input order (note, then mention), as Parquet or appended over JDBC."""
+def note_nlp_base(spark: SparkSession, jdbc: str, notes: DataFrame, plan: Plan) -> int:
+    """Before scoring, as the local engine: the largest note_nlp_id already in the database's note_nlp
+    table (this run's rows take the ids after it; 0 when there is no table), and a refusal when the table
+    already holds nmsnlp rows for these notes (the local engine's --replace deletes them; Spark writes only)."""
+    from pyspark.sql import functions as F
+
+    try:
+        existing = _jdbc_reader(spark, jdbc).option("dbtable", "note_nlp").load()
+        existing.schema  # noqa: B018 - resolves the table: fails when there is none
+    except Exception:
+        return 0
+    top = existing.agg(F.max("note_nlp_id")).first()
+    ours = (existing.where(F.col("nlp_system").startswith(NLP_SYSTEM_PREFIX))
+            .select(F.col("note_id").cast("long").alias("nid")).distinct())
+    assert plan.id_name is not None
+    wanted = notes.select(F.col(f"`{plan.id_name}`").try_cast("long").alias("nid")).distinct()
+    found = wanted.join(ours, "nid", "left_semi")
+    n_found = found.count()
+    if n_found:
+        example = found.first()
+        raise NmsnlpError(f"note_nlp already holds nmsnlp rows for {n_found} of these notes (e.g. note_id "
+                          f"{example[0] if example else '?'}); delete them first, or write them with the local engine's "
+                          "--replace")
+    return int(top[0] or 0) if top is not None else 0
+
+
+def _note_nlp(staged: DataFrame, out: Path, jdbc: str | None, base: int = 0) -> int:
+    """NOTE_NLP rows numbered base+1.. in input order (note, then mention), as Parquet or appended over JDBC."""
     from pyspark.sql import functions as F
 
     rows = staged.where(F.col("kind") == "note_nlp").select("row", "index", "note_nlp.*")
@@ -386,7 +412,7 @@ def _note_nlp(staged: DataFrame, out: Path, jdbc: str | None) -> int:
     cols = []
     for c in NOTE_NLP_COLUMNS:
         if c == "note_nlp_id":
-            cols.append(F.col("_nmsnlp_id").alias(c))
+            cols.append((F.col("_nmsnlp_id") + F.lit(base)).alias(c))
         elif c == "nlp_date":
             cols.append(F.to_date(F.col(c)).alias(c))
         elif c == "nlp_datetime":
@@ -445,6 +471,7 @@ def run_spark_screen(spark: SparkSession, src: SparkInput, opts: SparkOptions) -
     started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     nlp_params = (f"nmsnlp {__version__} patterns {expect[1][:12]}", started[:19]) if opts.note_nlp else None
     notes, plan, n_rows = read_input(spark, src)
+    base = note_nlp_base(spark, src.jdbc, notes, plan) if opts.note_nlp and src.jdbc else 0
     screener = PartitionScreener(plan, expect, opts.model_dir, nlp_params, opts.fail_once)
     t0 = time.perf_counter()
     try:
@@ -486,7 +513,7 @@ def run_spark_screen(spark: SparkSession, src: SparkInput, opts: SparkOptions) -
     n_dup = dups.count()
     duplicates = [r["note_id"] for r in dups.orderBy("first").limit(100).collect()]
     if opts.note_nlp:
-        counts["note_nlp_rows"] = _note_nlp(staged, out, src.jdbc)
+        counts["note_nlp_rows"] = _note_nlp(staged, out, src.jdbc, base)
     shutil.rmtree(out / STAGE, ignore_errors=True)
 
     total_secs = time.perf_counter() - t_start
