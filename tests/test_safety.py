@@ -454,3 +454,15 @@ def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(screen_mod, "run_screen", interrupted)
     result = run("screen", str(_one_note(tmp_path)), "--out", str(tmp_path / "o"), "--workers", "1")
     assert result.exit_code == 130 and "--resume" in result.output
+
+
+def test_correctly_quoted_multiline_notes_with_commas_are_read_as_they_are(tmp_path):
+    src = tmp_path / "n.csv"
+    with src.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["note_id", "note_text"])
+        for i in range(60):
+            w.writerow([str(i), f"HPI: 34M, febrile.\n{i}, rigid\n2, confused\nPlan: stop haloperidol, cooling.\n1, 2, 3"])
+    result = run("screen", str(src), "--out", str(tmp_path / "o"), "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert not [r for r in scores(tmp_path / "o") if r["error"]]

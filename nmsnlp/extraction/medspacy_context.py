@@ -28,6 +28,9 @@ class _Deferred(types.ModuleType):
         spec = self.__dict__.get("__spec__")
         if name in _MACHINERY or spec is None or self.__dict__.get("_nmsnlp_ran"):
             raise AttributeError(name)
+        sub = f"{self.__name__}.{name}"
+        if sub in sys.modules or importlib.util.find_spec(sub) is not None:
+            return importlib.import_module(sub)  # a submodule ("from . import toolbox"): no need for __init__
         self._nmsnlp_ran = True
         spec.loader.exec_module(self)
         return getattr(self, name)

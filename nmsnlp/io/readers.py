@@ -244,7 +244,7 @@ def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None,
                     error=f"{source}: malformed CSV row: {len(values)} fields, header has {len(header)}",
                 )
                 continue
-            swallowed = _swallowed_rows(values, len(header), delimiter)
+            swallowed = _swallowed_rows(values, len(header), delimiter, values[header.index(id_name)])
             if swallowed:
                 yield NoteRecord(
                     safe_str(values[header.index(id_name)]) or None, None, source,
@@ -255,20 +255,33 @@ def read_csv(path: Path, id_col: str | None = None, text_col: str | None = None,
             yield row_record(dict(zip(header, values)), id_name, text_name, source, meta_names)
 
 
-def _swallowed_rows(values: list[str], width: int, delimiter: str) -> int:
-    """How many lines inside the row's fields parse as whole rows of `width` fields with an id first."""
-    n = 0
+def _shape(cell: str) -> str:
+    """An id's shape: letters as a, digits as 9, runs collapsed ("W7-0001" -> "a9-9")."""
+    return re.sub(r"(.)\1+", r"\1", re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", cell.strip())))
+
+
+def _swallowed_rows(values: list[str], width: int, delimiter: str, id_value: str = "") -> int:
+    """How many lines inside the row's fields look like whole rows of their own: `width` fields, the first
+    shaped like this row's id. When two or more do, and they are nearly all of the field's lines, a stray
+    quote took in the rows after it; a note's own lines (commas in text) are mostly something else."""
+    shape = _shape(id_value)
+    if not shape or len(id_value) > 40:
+        return 0
+    n = inner = 0
     for value in values:
         if "\n" not in value:
             continue
         for line in value.splitlines()[1:]:
+            if not line.strip():
+                continue
+            inner += 1
             try:
                 cells = next(csv.reader([line], delimiter=delimiter))
             except (csv.Error, StopIteration):
                 continue
-            if len(cells) == width and cells[0].strip() and len(cells[0]) <= 40:
+            if len(cells) == width and _shape(cells[0]) == shape:
                 n += 1
-    return n
+    return n if n >= 2 and n >= 0.8 * inner else 0
 
 
 def read_txt(path: Path, encoding: str = "utf-8-sig", folder: Path | None = None) -> Iterator[NoteRecord]:
