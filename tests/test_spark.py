@@ -12,10 +12,7 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -418,46 +415,15 @@ def test_clear_errors(spark, tmp_path):
 # --------------------------------------------------------------------------- PostgreSQL over JDBC, for real
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
 @pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server on 127.0.0.1 for this module: (SQLAlchemy URL, JDBC URL)."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed; .ci/run installs Debian's postgresql")
+def pg_jdbc(postgres):
+    """The session's PostgreSQL server (tests/conftest.py) as (SQLAlchemy URL, JDBC URL)."""
     if not PG_JAR.is_file():
         pytest.skip(f"no PostgreSQL JDBC driver at {PG_JAR}; .ci/run installs Debian's libpostgresql-jdbc-java")
-    base = Path(tempfile.mkdtemp(prefix="nmsnlp-spark-pg-"))
-    os.chmod(base, 0o755)
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
-        shutil.chown(base, "postgres")
-        shutil.chown(sock, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
-    yield (f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
-           f"jdbc:postgresql://127.0.0.1:{port}/postgres?user=postgres&password=unused-secret")
-    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
+    import sqlalchemy as sa
+
+    u = sa.engine.make_url(postgres)
+    return postgres, f"jdbc:postgresql://{u.host}:{u.port}/{u.database}?user={u.username}&password=unused-secret"
 
 
 def _note_nlp_rows(engine) -> list[dict]:
@@ -468,12 +434,12 @@ def _note_nlp_rows(engine) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("nlp_datetime", "nlp_date")} for r in rows]
 
 
-def test_postgresql_note_table_over_jdbc_and_note_nlp(spark, postgres, tmp_path):
+def test_postgresql_note_table_over_jdbc_and_note_nlp(spark, pg_jdbc, tmp_path):
     from datetime import date
 
     import sqlalchemy as sa
 
-    url, jdbc = postgres
+    url, jdbc = pg_jdbc
     engine = sa.create_engine(url)
     md = sa.MetaData()
     note = sa.Table("note", md, sa.Column("note_id", sa.BigInteger, primary_key=True), sa.Column("person_id", sa.BigInteger),
