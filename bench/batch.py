@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_SHARED, ROOT, mtsamples_distinct
+from common import DEFAULT_SHARED, ROOT, write_mtsamples_notes
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -51,17 +51,11 @@ def main() -> int:
     if not src_csv.is_file():
         print(f"skipped: {src_csv} not found")
         return 0
-    texts = [t for _, t in mtsamples_distinct(args.shared)]
     work = Path(tempfile.mkdtemp(prefix="nmsnlp-batch-"))
     notes = work / "notes.jsonl"
-    chars = 0
-    with notes.open("w", encoding="utf-8") as fh:
-        for i in range(args.notes):
-            t = texts[i % len(texts)]
-            chars += len(t)
-            fh.write(json.dumps({"note_id": str(i + 1), "person_id": str(i // 3 + 1), "note_text": t}) + "\n")
+    chars, n_texts = write_mtsamples_notes(args.shared, args.notes, notes)
     size_mb = notes.stat().st_size / 1e6
-    print(f"input: {args.notes:,} notes from {len(texts):,} distinct MTSamples reports, {chars:,} characters, {size_mb:.0f} MB")
+    print(f"input: {args.notes:,} notes from {n_texts:,} distinct MTSamples reports, {chars:,} characters, {size_mb:.0f} MB")
     exe = [sys.executable, "-m", "nmsnlp.cli", "screen"]
     results = {}
     for w in args.workers:

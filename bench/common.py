@@ -23,3 +23,18 @@ def mtsamples_distinct(shared: Path, limit: int | None = None) -> list[tuple[str
                 if limit is not None and len(out) == limit:
                     break
     return out
+
+
+def write_mtsamples_notes(shared: Path, n: int, path: Path) -> tuple[int, int]:
+    """Write n notes cycling the distinct MTSamples reports to a JSONL file (note_id, person_id, note_text);
+    returns (characters, distinct reports)."""
+    import json
+
+    texts = [t for _, t in mtsamples_distinct(shared)]
+    chars = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            t = texts[i % len(texts)]
+            chars += len(t)
+            fh.write(json.dumps({"note_id": str(i + 1), "person_id": str(i // 3 + 1), "note_text": t}) + "\n")
+    return chars, len(texts)

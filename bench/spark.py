@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_SHARED, ROOT, mtsamples_distinct
+from common import DEFAULT_SHARED, ROOT, write_mtsamples_notes
 
 
 def _cores(label: str) -> int:
@@ -61,16 +61,10 @@ def main() -> int:
     if shutil.which("java") is None:
         print("skipped: no java (the Spark engine needs a JVM)")
         return 0
-    texts = [t for _, t in mtsamples_distinct(args.shared)]
     work = Path(tempfile.mkdtemp(prefix="nmsnlp-spark-bench-"))
     notes = work / "notes.jsonl"
-    chars = 0
-    with notes.open("w", encoding="utf-8") as fh:
-        for i in range(args.notes):
-            t = texts[i % len(texts)]
-            chars += len(t)
-            fh.write(json.dumps({"note_id": str(i + 1), "person_id": str(i // 3 + 1), "note_text": t}) + "\n")
-    print(f"input: {args.notes:,} notes from {len(texts):,} distinct MTSamples reports, {chars:,} characters, "
+    chars, n_texts = write_mtsamples_notes(args.shared, args.notes, notes)
+    print(f"input: {args.notes:,} notes from {n_texts:,} distinct MTSamples reports, {chars:,} characters, "
           f"{notes.stat().st_size / 1e6:.1f} MB; machine: {os.cpu_count()} cores")
     exe = [sys.executable, "-m", "nmsnlp.cli", "screen", str(notes), "--no-progress", "--force"]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable}

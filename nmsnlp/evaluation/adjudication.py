@@ -23,6 +23,7 @@ import json
 import math
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,26 +58,31 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every non-blank line of a JSONL file; a line that is not JSON is refused, named."""
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputSchemaError(f"{path.name}:{n}: not valid JSON ({exc.msg})") from exc
+
+
 def read_adjudications(path: Path) -> list[dict[str, Any]]:
     """The decisions of an adjudications.jsonl export, the latest per note (by timestamp) when a note was
     decided more than once; refuses a file that is not one, naming the line."""
     if not path.is_file():
         raise InputSchemaError(f"{path}: no such file")
     latest: dict[Any, dict[str, Any]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputSchemaError(f"{path.name}:{n}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(rec, dict) or rec.get("decision") not in DECISIONS or rec.get("note_id") is None:
-                raise InputSchemaError(f"{path.name}:{n}: not an adjudication record (needs note_id and a decision, "
-                                       f"one of {', '.join(DECISIONS)})")
-            key = (rec.get("report_id"), rec.get("row"), str(rec["note_id"]))
-            if key not in latest or str(rec.get("timestamp") or "") >= str(latest[key].get("timestamp") or ""):
-                latest[key] = rec
+    for n, rec in _json_lines(path):
+        if not isinstance(rec, dict) or rec.get("decision") not in DECISIONS or rec.get("note_id") is None:
+            raise InputSchemaError(f"{path.name}:{n}: not an adjudication record (needs note_id and a decision, "
+                                   f"one of {', '.join(DECISIONS)})")
+        key = (rec.get("report_id"), rec.get("row"), str(rec["note_id"]))
+        if key not in latest or str(rec.get("timestamp") or "") >= str(latest[key].get("timestamp") or ""):
+            latest[key] = rec
     return list(latest.values())
 
 
@@ -599,24 +605,17 @@ def read_extra(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InputSchemaError(f"{path}: no such file")
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputSchemaError(f"{path.name}:{n}: not valid JSON ({exc.msg})") from exc
-            text = rec.get("text", rec.get("note_text")) if isinstance(rec, dict) else None
-            decision = rec.get("decision") if isinstance(rec, dict) else None
-            if not isinstance(text, str) or not text.strip() or decision not in DECISIONS or rec.get("note_id") is None:
-                raise InputSchemaError(f"{path.name}:{n}: needs note_id, text (or note_text) and a decision "
-                                       f"({', '.join(DECISIONS)}); make the file with `nmsnlp adjudication notes`")
-            if decision == "unsure":
-                continue
-            person = rec.get("person_id")
-            out.append({"note_id": f"site:{rec['note_id']}", "person_id": f"site:{person if person is not None else rec['note_id']}",
-                        "text": text, "label": LABEL_OF[decision], "category": "site_adjudicated", "genre": "site"})
+    for n, rec in _json_lines(path):
+        text = rec.get("text", rec.get("note_text")) if isinstance(rec, dict) else None
+        decision = rec.get("decision") if isinstance(rec, dict) else None
+        if not isinstance(text, str) or not text.strip() or decision not in DECISIONS or rec.get("note_id") is None:
+            raise InputSchemaError(f"{path.name}:{n}: needs note_id, text (or note_text) and a decision "
+                                   f"({', '.join(DECISIONS)}); make the file with `nmsnlp adjudication notes`")
+        if decision == "unsure":
+            continue
+        person = rec.get("person_id")
+        out.append({"note_id": f"site:{rec['note_id']}", "person_id": f"site:{person if person is not None else rec['note_id']}",
+                    "text": text, "label": LABEL_OF[decision], "category": "site_adjudicated", "genre": "site"})
     return out
 
 
