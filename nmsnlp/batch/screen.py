@@ -29,6 +29,7 @@ from ..errors import InputSchemaError, NmsnlpError
 from ..io.readers import NoteRecord
 from ..io.source import Source
 from ..outputs.omop import check_note_nlp_target
+from ..scoring.model import load_model
 from .assemble import assemble
 from .manifest import build_manifest, differences
 from .partition import scorer_for, screen_records
@@ -73,7 +74,7 @@ class ChunkTask:
         scorer_for(self.model_dir)
 
     def threshold(self) -> float:
-        return scorer_for(self.model_dir).model.threshold
+        return load_model(self.model_dir).threshold  # the model alone: the main process needs no pipeline
 
     def __call__(self, task: tuple[int, list[NoteRecord]]) -> tuple[int, int, int]:
         index, records = task
