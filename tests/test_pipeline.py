@@ -197,3 +197,29 @@ def test_medspacy_still_loads_in_full_after_nmsnlp():
             "nlp = medspacy.load(medspacy_enable=['medspacy_context']); print(type(nlp).__name__)")
     with_filters = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     assert with_filters.stdout.strip() == "English"
+
+
+def test_scoring_imports_no_scikit_learn_and_a_pool_main_process_no_spacy():
+    """Screening reads the model's coefficients without scikit-learn (about a second per process), and
+    the main process of a worker pool, which only reads, chunks and assembles, never imports spaCy."""
+    code = ("import sys\n"
+            "from nmsnlp.batch.screen import ChunkTask\n"
+            "task = ChunkTask(None, None, '')\n"
+            "threshold = task.threshold()\n"
+            "main = [m for m in ('spacy', 'sklearn', 'scipy', 'pandas') if m in sys.modules]\n"
+            "from nmsnlp.batch.partition import scorer_for\n"
+            "score, _ = scorer_for(None)('Assessment: NMS on haloperidol. Temp 40.1 C, lead-pipe rigidity, CK 9,000.', '1')\n"
+            "print(main, [m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules], 0 < threshold < 1, score.flagged)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] [] True True", out
+
+
+def test_scores_from_the_file_read_without_scikit_learn_equal_its_pipeline():
+    from nmsnlp.scoring.model import load_model
+
+    model = load_model()
+    rows = [{"fever": 1.0, "rigidity": 1.0}, {"combo:exposure_and_core": 1.0, "ck_max_log": 3.2}, {}]
+    rows = [{k: v for k, v in r.items() if k in model.linear.vocabulary} for r in rows]
+    assert [round(model.score_one(r), 12) for r in rows] == [round(float(p), 12) for p in model.predict_proba(rows)]
+    clf = model.pipeline.named_steps["classify"]
+    assert model.linear.coef == tuple(float(c) for c in clf.coef_[0]) and model.linear.intercept == float(clf.intercept_[0])

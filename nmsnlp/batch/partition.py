@@ -16,16 +16,18 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NoteError
-from ..extraction.extractor import Extractor
 from ..io.readers import NoteRecord, row_record
 from ..outputs.omop import note_nlp_row
 from ..records import Mention, NoteScore
 from ..scoring.model import META_FILE, default_models_dir, load_model
-from ..scoring.scorer import Scorer
 from .pool import chunked, ordered_map
+
+if TYPE_CHECKING:  # spaCy is imported only by the processes that extract (not by a pool's main process)
+    from ..extraction.extractor import Extractor
+    from ..scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ def extractor() -> Extractor:
     """This process's extraction pipeline (built on first use)."""
     global _EXTRACTOR
     if _EXTRACTOR is None:
+        from ..extraction.extractor import Extractor
+
         _EXTRACTOR = Extractor()
     return _EXTRACTOR
 
@@ -55,6 +59,8 @@ def scorer_for(model_dir: str | Path | None = None) -> Scorer:
     folder and model."""
     key = model_key(model_dir)
     if key not in _SCORERS:
+        from ..scoring.scorer import Scorer
+
         _SCORERS[key] = Scorer(extractor(), load_model(key[0]))
     return _SCORERS[key]
 
