@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
+from spacy.attrs import LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -52,7 +53,63 @@ def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
         kwargs["metadata"] = {"id": rec["id"], "also": list(rec.get("also", []))}
         rules.append(ConTextRule(**kwargs))
     context.add(rules)
+    # medspaCy 1.3.1 (pinned) keeps its rule matcher in a private attribute; its spaCy token Matcher (the
+    # few rules with token patterns) is the costly part of ConText, so it runs only where it can match
+    inner = context._ConText__matcher
+    inner._MedspacyMatcher__matcher = SentenceScopedMatcher(
+        inner._MedspacyMatcher__matcher, [r.pattern for r in rules if isinstance(r.pattern, list)], nlp.vocab.strings)
     return context
+
+
+_REQUIRED_OPS = (None, "+", "1")
+
+
+class SentenceScopedMatcher:
+    """A spaCy token Matcher run sentence by sentence, and only over the sentences that hold, for some
+    pattern, a token of each of that pattern's required word sets (a token with "LOWER"/"TEXT"/"ORTH"
+    equal to, or IN, fixed strings, and no optional "OP"), which every match of the pattern must contain.
+    Its matches are those of the whole Matcher within sentences, in doc offsets and in the same order;
+    a match can no longer run across a sentence boundary, as no other component's can."""
+
+    def __init__(self, matcher: Any, patterns: list[list[dict[str, Any]]], strings: Any):
+        self.matcher = matcher
+        sets: dict[tuple[int, frozenset[str]], int] = {}
+        self.needs: list[int] = []  # per pattern: a bit mask of its required word sets (0: scan everywhere)
+        for pattern in patterns:
+            need = 0
+            for token in pattern:
+                if token.get("OP") not in _REQUIRED_OPS:
+                    continue
+                for attr, col in (("LOWER", 0), ("TEXT", 1), ("ORTH", 1)):
+                    value = token.get(attr)
+                    words = [value] if isinstance(value, str) else value.get("IN") if isinstance(value, dict) else None
+                    if isinstance(words, list) and all(isinstance(w, str) for w in words):
+                        need |= 1 << sets.setdefault((col, frozenset(words)), len(sets))
+                        break
+            self.needs.append(need)
+        # (column, string hash) -> the bits of the word sets it belongs to
+        self.bits: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        for (col, words), k in sets.items():
+            for w in words:
+                h = strings.add(w)
+                self.bits[col][h] = self.bits[col].get(h, 0) | 1 << k
+
+    def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
+        if not len(doc):
+            return []
+        lower_bits, orth_bits = self.bits
+        bounds: list[list[int]] = []  # [start, end, bits] per sentence
+        for i, (lower, orth, sent_start) in enumerate(doc.to_array([LOWER, ORTH, SENT_START]).tolist()):
+            if i == 0 or sent_start == 1:
+                if bounds:
+                    bounds[-1][1] = i
+                bounds.append([i, len(doc), 0])
+            bounds[-1][2] |= lower_bits.get(lower, 0) | orth_bits.get(orth, 0)
+        out: list[tuple[int, int, int]] = []
+        for lo, hi, have in bounds:
+            if any(have & need == need for need in self.needs):
+                out.extend((key, lo + a, lo + b) for key, a, b in self.matcher(doc[lo:hi]))
+        return out
 
 
 @Language.factory(
