@@ -14,6 +14,7 @@ from .segments import (
     affirmed_statement,
     box_state,
     dated_before,
+    defined_term,
     dated_earlier,
     in_parameter,
     opens_with_age,
@@ -80,6 +81,8 @@ class AssertionComponent(RuleComponent):
             if attrs["category"] != "drug" and (in_parameter(text, sent[0], span.start_char, sent[1])
                                                 or parameter_after(text, span.end_char, sent[1])):
                 _set(flags, cues, "hypothetical", True, "order or parameter")  # a threshold or condition, never a finding
+            if attrs["category"] == "diagnosis" and defined_term(text, sent[0], span.start_char):
+                _set(flags, cues, "hypothetical", True, "a name being taught")
             if not flags["negated"] and (
                 dated_earlier(text, span.end_char, sent[1]) or dated_before(text, sent[0], span.start_char)
             ):

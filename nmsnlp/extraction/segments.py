@@ -62,7 +62,9 @@ _AFFIRM = re.compile(
     r"\byou[ \t]+(?:were|have[ \t]+been|was)[ \t]+(?:treated|admitted|hospitali[sz]ed|diagnosed|seen|cared[ \t]+for|found)\b"
     r"|\byou[ \t]+(?:had|developed|have[ \t]+had|got|experienced)\b"
     r"|\b(?:the[ \t]+)?reason[ \t]+(?:for[ \t]+your|you[ \t]+were)\b"
-    r"|\b(?:diagnos[ie]s|dx|indication|reason[ \t]+for[ \t]+(?:admission|order|visit))[ \t]*:",
+    r"|\b(?:your|the)[ \t]+(?:doctors?|team|care[ \t]+team|providers?)[ \t]+(?:think|thought|believe[ds]?|said|found|diagnosed)\b"
+    r"|\bthis[ \t]+(?:was|is)[ \t]+(?:most[ \t]+)?(?:likely|probably)\b"
+    r"|\b(?:diagnos[ie]s|dx|indication|reason[ \t]+for[ \t]+(?:admission|order|visit))(?:[ \t]*#?[ \t]*\d{1,2})?[ \t]*:",
     re.I,
 )
 
@@ -103,6 +105,16 @@ def in_parameter(text: str, sent_start: int, start: int, sent_end: int) -> bool:
     hi = _CLAUSE_END.search(text, start, sent_end)
     # search the whole clause (the cue's lookahead may read the mention itself), keep cues before it
     return any(m.start() < start for m in _PARAMETER.finditer(text, lo, hi.start() if hi else sent_end))
+
+
+# a name being introduced, not a diagnosis made: "a rare reaction called NMS", "a condition known as NMS"
+_NAMING = re.compile(r"\b(?:called|known[ \t]+as|termed|referred[ \t]+to[ \t]+as)[ \t]+(?:[(\"'][ \t]*)?$", re.I)
+
+
+def defined_term(text: str, sent_start: int, start: int) -> bool:
+    """Whether the item is a name being taught ("a rare reaction called NMS") rather than stated as the
+    patient's: a naming phrase right before it, and no affirming statement ("you had") before that."""
+    return _NAMING.search(text, max(sent_start, start - 40), start) is not None and not affirmed_statement(text, sent_start, start)
 
 
 def affirmed_statement(text: str, sent_start: int, start: int) -> bool:

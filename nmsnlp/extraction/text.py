@@ -129,19 +129,31 @@ class SectionFinder:
 
     def __init__(self, rules: RuleSet):
         self._lookup: dict[str, str] = {}
+        self._teaching: list[str] = []  # multi-word instruction headers, also found inside a list's lead-in line
         for rule in rules.sections:
             for term in rule.terms:
                 self._lookup.setdefault(norm_key(term), rule.section)
+                if rule.section == "discharge_instructions" and " " in term.strip():
+                    self._teaching.append(" " + re.sub(r"[^a-z0-9]+", " ", term.lower()).strip() + " ")
 
     def _section(self, phrase: str) -> str | None:
         """The section of a header phrase; a leading possessive is allowed ("HIS SOCIAL HISTORY")."""
         return self._lookup.get(norm_key(phrase)) or self._lookup.get(norm_key(_POSSESSIVE.sub("", phrase.lower())))
+
+    def _teaching_lead_in(self, phrase: str) -> bool:
+        """A line that introduces a list of teaching points and names them ("Rare but serious side effects --
+        get help right away:", "Call your doctor right away if you have:"): it holds a multi-word
+        instructions header."""
+        low = " " + re.sub(r"[^a-z0-9]+", " ", phrase.lower()).strip() + " "
+        return any(t in low for t in self._teaching)
 
     def find(self, text: str) -> list[Header]:
         found: dict[int, Header] = {}
         for m in self._LINE.finditer(text):
             phrase = m.group("phrase")
             section = self._section(phrase)
+            if section is None and self._teaching_lead_in(phrase):
+                section = "discharge_instructions"
             if section is None:
                 continue
             if m.group("end") in (":", "-", "\u2013"):
