@@ -62,7 +62,8 @@ def breakdown(notes: list[dict], out: Path) -> dict[str, float]:
     from nmsnlp.io.readers import read_notes
     from nmsnlp.scoring.features import compute
 
-    src = out / "notes.jsonl"
+    src = out / "breakdown.jsonl"  # exactly the notes the breakdown is about (not the whole bench file)
+    src.write_text("".join(json.dumps(n) + "\n" for n in notes), encoding="utf-8")
     stages = dict.fromkeys(("read", "structure", "candidates", "tokenize", "match", "context", "assertion", "features",
                             "model", "write", "assemble"), 0.0)
     t = time.perf_counter()
