@@ -11,6 +11,7 @@ from ..records import FLAGS
 from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
 from .segments import (
+    about_the_patient,
     affirmed_statement,
     box_state,
     dated_before,
@@ -32,6 +33,8 @@ _HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history", "social
 # sections whose findings are conditions, thresholds or teaching unless a sentence states them as the patient's
 _CONDITIONAL_SECTIONS = {"discharge_instructions": ("symptom", "diagnosis"),
                          "orders": ("symptom", "diagnosis", "lab", "vital")}
+# the general part of a case report: its findings are statements about a condition unless a sentence is the patient's
+_GENERAL_SECTIONS = {"discussion": ("symptom", "diagnosis", "lab", "vital")}
 
 
 class AssertionComponent(RuleComponent):
@@ -99,6 +102,8 @@ class AssertionComponent(RuleComponent):
                 text, sent[0], span.start_char
             ):  # a checked box there selects an order or a teaching point, not a finding
                 _set(flags, cues, "hypothetical", True, f"section {section}")
+            elif attrs["category"] in _GENERAL_SECTIONS.get(section or "", ()) and not about_the_patient(text, sent[0], sent[1]):
+                _set(flags, cues, "hypothetical", True, f"section {section}: a general statement")
             status = None
             if attrs["category"] == "drug":
                 status = "allergy" if section == "allergies" else self._drug_status(text, span, drugs, sent)

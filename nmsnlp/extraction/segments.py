@@ -117,6 +117,19 @@ def defined_term(text: str, sent_start: int, start: int) -> bool:
     return _NAMING.search(text, max(sent_start, start - 40), start) is not None and not affirmed_statement(text, sent_start, start)
 
 
+# a sentence of a case report's discussion that speaks of this patient ("our patient", "in this case", "she")
+_PATIENT_REFERENCE = re.compile(
+    r"\b(?:our|this|the|index|present)[ \t]+(?:patient|case|man|woman|boy|girl|gentleman|lady)\b"
+    r"|\b(?:he|she|him|her|his|hers)\b|\bpt\b",
+    re.I,
+)
+
+
+def about_the_patient(text: str, sent_start: int, sent_end: int) -> bool:
+    """Whether a sentence speaks of the patient (not of a condition in general)."""
+    return _PATIENT_REFERENCE.search(text, sent_start, sent_end) is not None
+
+
 def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence states the item as this patient's before it ("you were treated for",
     "Diagnosis:"), which an instructions or orders section does not turn hypothetical."""

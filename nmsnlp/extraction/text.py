@@ -111,6 +111,7 @@ class Header:
     section: str
 
 
+_PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS)[ \t]+[A-Z]")
 _POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
 
 
@@ -154,12 +155,14 @@ class SectionFinder:
             section = self._section(phrase)
             if section is None and self._teaching_lead_in(phrase):
                 section = "discharge_instructions"
+            if section is None and phrase.split("(")[0].isupper() and _PAST_HEADING.match(phrase):
+                section = "past_medical_history"  # "HISTORICAL ADVERSE DRUG REACTION", "PREVIOUS EPISODES"
             if section is None:
                 continue
             if m.group("end") in (":", "-", "\u2013"):
                 if m.group("end") != ":" and len(phrase) < 3:
                     continue
-            elif not (phrase.isupper() or phrase.istitle()) or len(phrase) < 3:
+            elif not ((head := phrase.split("(")[0].strip()).isupper() or head.istitle()) or len(phrase) < 3:  # "(reviewed)" aside
                 continue
             start = m.start("phrase")
             found[start] = Header(start, m.end(), section)
