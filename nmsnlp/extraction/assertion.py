@@ -12,6 +12,7 @@ from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
 from .segments import (
     about_the_patient,
+    affirmed_directly,
     affirmed_statement,
     box_state,
     dated_before,
@@ -77,6 +78,10 @@ class AssertionComponent(RuleComponent):
             flags.update(fixed)
             cues.update({f: f"rule {attrs['rule']}" for f, on in fixed.items() if on})
 
+            if flags["hypothetical"] and attrs["category"] in ("diagnosis", "symptom") and affirmed_directly(
+                text, sent[0], span.start_char
+            ):  # "you had a serious reaction called NMS": the patient's, whatever teaching words surround it
+                _set(flags, cues, "hypothetical", False, "")
             box = box_state(text, sent[0], span.start_char, span.end_char, sent[1])
             if box is not None:  # a checklist item: the box or answer decides presence
                 _set(flags, cues, "negated", not box, "checklist: not marked")

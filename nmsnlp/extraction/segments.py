@@ -133,7 +133,24 @@ def about_the_patient(text: str, sent_start: int, sent_end: int) -> bool:
 def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence states the item as this patient's before it ("you were treated for",
     "Diagnosis:"), which an instructions or orders section does not turn hypothetical."""
-    return _AFFIRM.search(text, sent_start, start) is not None
+    m = _AFFIRM.search(text, sent_start, start)
+    return m is not None and _CONDITION_BEFORE.search(text, max(sent_start, m.start() - 12), m.start()) is None
+
+
+def affirmed_directly(text: str, sent_start: int, start: int) -> bool:
+    """An affirming statement that governs the item itself: no modal or condition between them ("you had a
+    serious reaction called NMS", not "the medicine you got can rarely cause NMS")."""
+    last = None
+    for m in _AFFIRM.finditer(text, sent_start, start):
+        last = m
+    return (last is not None and _CONDITION_BEFORE.search(text, max(sent_start, last.start() - 12), last.start()) is None
+            and _MODAL.search(text, last.end(), start) is None)
+
+
+_MODAL = re.compile(r"\b(?:can|could|may|might|would|rarely|risk|if|unless|should)\b", re.I)
+
+
+_CONDITION_BEFORE = re.compile(r"\b(?:if|unless|should|whether|in[ \t]+case)[ \t]+$", re.I)
 
 
 # a year written right after the item dates it to an earlier episode: "NMS on risperidone (May 2021, ICU)",

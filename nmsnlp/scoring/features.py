@@ -192,7 +192,8 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
         if len(asserted) == len(nms):
             put("nms:asserted_only", 1.0, asserted)
 
-    assessed = [m for m in nms if not (m.hypothetical or m.family or m.historical)]
+    named = [m for m in ms if m.concept in ("nms", "parkinsonism_hyperpyrexia")]
+    assessed = [m for m in named if not (m.hypothetical or m.family or m.historical)]
     if assessed and documents_nms(assessed[-1]):  # the note's latest assessment of a current episode decides
         put("nms:documented", 1.0, [m for m in assessed if documents_nms(m)])
 

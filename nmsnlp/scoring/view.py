@@ -80,10 +80,11 @@ LEADING_HEDGES = frozenset({
 
 
 def documents_nms(m: M) -> bool:
-    """A clinician documents a current NMS episode: NMS present (not negated, hypothetical, historical or
+    """A clinician documents a current NMS episode (or its dopaminergic-withdrawal form, parkinsonism-
+    hyperpyrexia syndrome): NMS present (not negated, hypothetical, historical or
     a relative's) and either unhedged or hedged as the leading diagnosis ("likely", "probable", "presumed",
     "working diagnosis")."""
-    if m.concept != "nms" or not present(m):
+    if m.concept not in ("nms", "parkinsonism_hyperpyrexia") or not present(m):
         return False
     return not m.uncertain or any(c in LEADING_HEDGES for c in m.cue("uncertain").split("; "))
 
