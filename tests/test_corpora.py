@@ -59,7 +59,9 @@ def test_corpus_size_and_mix():
     labels = Counter(n["label"] for n in NOTES)
     assert len(NOTES) >= 500
     assert 0.30 <= labels["nms_current"] / len(NOTES) <= 0.40
-    assert 0.08 <= labels["nms_history"] / len(NOTES) <= 0.12
+    # about 10% of the notes written to the guideline; the training-only genre batch W12-W14 holds more past
+    # episodes on purpose (re-challenges and later visits with today's vitals, the commonest false alarm)
+    assert 0.08 <= labels["nms_history"] / len(NOTES) <= 0.15
     unnamed = sum(n["category"] == "unnamed_features" for n in NOTES)
     assert unnamed >= labels["nms_current"] / 3
     hard = sum(n["category"].startswith("mimic_") or n["category"] == "exposed_no_nms" for n in NOTES)
