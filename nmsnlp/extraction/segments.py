@@ -189,7 +189,10 @@ def parameter_after(text: str, end: int, sent_end: int) -> bool:
 _YEAR_BEFORE = re.compile(
     r"(?:\b(?:19|20)\d{2}[ \t]+$"
     r"|\b(?:in|since|during|from)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}\b(?![/\d])"
-    r"|\b(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+(?:19|20)\d{2}\b(?![/\d]))"
+    r"|\b(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+(?:19|20)\d{2}\b(?![/\d])"
+    # a record or a stay labelled by its year: "per 2012 records, reaction was NMS", "your 2019 hospital stay for"
+    r"|(?<![/\d])\b(?:19|20)\d{2}[ \t]+(?i:records?|notes?|chart|admission|hospitali[sz]ation|hospital[ \t]+stay|icu[ \t]+stay|"
+    r"stay|episode|discharge[ \t]+summary)\b)"
 )
 _STAY_BEFORE = re.compile(
     r"\bdischarged\b[^.;]{0,25}?\b(?:after|following)\b"

@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "f73469b6211eb7649426de84ef974d3656eb278ababf9a8e66ee084ef6e032d1"
+SHIPPED_MODEL_SHA256 = "2d550445d9be211fd9e26d2f85d0fec7e9cd1cd8f1cc59919a7a8d936318d543"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
