@@ -16,8 +16,8 @@ from .segments import (
     affirmed_statement,
     box_state,
     dated_before,
-    defined_term,
     dated_earlier,
+    defined_term,
     in_parameter,
     opens_with_age,
     parameter_after,
@@ -127,6 +127,8 @@ class AssertionComponent(RuleComponent):
             attrs["drug_status"] = status
             span._.nmsnlp = attrs
         self._earlier_episode_details(text, spans, bounds, sent_starts)
+        lines = {start: line for start, line in (doc._.nmsnlp_lines or [])}
+        self._earlier_episode_course(text, spans, bounds, sent_starts, lines)
         return doc
 
     @staticmethod
@@ -147,6 +149,38 @@ class AssertionComponent(RuleComponent):
                 lo, hi = sorted((anchor.end_char, span.start_char))
                 if same_clause(text, lo, hi) and not present_time_between(text, lo, hi):
                     span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "earlier episode"}}
+
+    @staticmethod
+    def _earlier_episode_course(text: str, spans: list[Span], bounds: list[tuple[int, int]], sent_starts: list[int],
+                                lines: dict[int, int]) -> None:
+        """The sentences that go on telling an earlier NMS episode on its line are that episode's too ("Hx NMS:
+        03/2021 after haloperidol. ICU 6 days, CK peaked ~40k, treated w/ dantrolene, recovered."): after a
+        historical NMS mention with no present-time word after it in its sentence, each next sentence that
+        holds a mention, on the same line, with a completed-course word and no present-time word, until one
+        does not. Only sentences holding a mention count, so the fast path and the full pipeline agree."""
+        by_sent: dict[int, list[Span]] = {}
+        for span in spans:
+            by_sent.setdefault(bisect.bisect_right(sent_starts, span.start_char) - 1, []).append(span)
+        for anchor in spans:
+            a = anchor._.nmsnlp
+            if a["concept"] not in _EPISODE_CONCEPTS or not a["historical"] or a["negated"]:
+                continue
+            k = bisect.bisect_right(sent_starts, anchor.start_char) - 1
+            line = lines.get(bounds[k][0])
+            if line is None or present_time_between(text, anchor.end_char, bounds[k][1]):
+                continue
+            for j in sorted(i for i in by_sent if i > k):
+                lo, hi = bounds[j]
+                if (lines.get(lo) != line or present_time_between(text, lo, hi) or _COMPLETED_COURSE.search(text, lo, hi) is None
+                        or any(m._.nmsnlp["concept"] in _EPISODE_CONCEPTS and not m._.nmsnlp["historical"] for m in by_sent[j])):
+                    break
+                for span in by_sent[j]:
+                    b = span._.nmsnlp
+                    if b["historical"] or b["negated"] or b["family"] or b["hypothetical"]:
+                        continue
+                    if b["category"] == "drug" and b["concept"] not in _EPISODE_TREATMENTS:
+                        continue
+                    span._.nmsnlp = {**b, "historical": True, "cues": {**b.get("cues", {}), "historical": "earlier episode's course"}}
 
     def _drug_status(self, text: str, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
         """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),
@@ -184,6 +218,12 @@ class AssertionComponent(RuleComponent):
 
 
 _EDGE_PUNCT = " \t\r\n.,;:()[]"
+# words that tell a course already run: "CK peaked ~40k", "ICU 6 days", "required dialysis", "fully recovered"
+_COMPLETED_COURSE = re.compile(
+    r"\b(?:peaked|peak|required|requiring|recovered|recovery|treated|icu[ \t]+(?:x[ \t]*)?\d+|at[ \t]+that[ \t]+time|back[ \t]+then|"
+    r"per[ \t]+(?:the[ \t]+)?(?:pt'?s|patient'?s|outside|old|prior)[ \t]+(?:hospital[ \t]+)?records?)\b",
+    re.I,
+)
 _JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
 

@@ -40,6 +40,8 @@ def register_extensions() -> None:
     """The few extensions nmsnlp uses, registered once, with JSON-friendly values."""
     if not Doc.has_extension("nmsnlp_headers"):
         Doc.set_extension("nmsnlp_headers", default=None)  # list of [start, end, section]
+    if not Doc.has_extension("nmsnlp_lines"):
+        Doc.set_extension("nmsnlp_lines", default=None)  # per sentence: [start in the doc, line number in the note]
     if not Span.has_extension("nmsnlp"):
         Span.set_extension("nmsnlp", default=None)  # dict of the mention's attributes
     for attr in CONTEXT_ATTRS.values():

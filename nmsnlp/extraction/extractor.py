@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 from ..errors import NoteError
 from ..records import Mention
 from .base import SPAN_GROUP, set_sentence_starts
-from .text import section_at
+from .text import line_numbers, section_at
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class Extractor:
         doc = self.nlp.make_doc(condensed)
         set_sentence_starts(doc, seg_cond)
         doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg_cond)]
+        doc._.nmsnlp_lines = [[c, n] for c, n in zip(seg_cond, line_numbers(text, seg_orig))]
         for _name, proc in self._later:
             doc = proc(doc)
 

@@ -7,7 +7,7 @@ from spacy.tokens import Doc
 
 from .base import RuleComponent, set_sentence_starts
 from .rules import RuleSet
-from .text import SectionFinder, split_sentences
+from .text import SectionFinder, line_numbers, split_sentences
 
 
 class StructureComponent(RuleComponent):
@@ -31,14 +31,16 @@ class StructureComponent(RuleComponent):
     def __call__(self, doc: Doc) -> Doc:
         headers, sentences = self.analyse(doc.text)
         doc._.nmsnlp_headers = headers
-        set_sentence_starts(doc, [s for s, _ in sentences])
+        starts = [s for s, _ in sentences]
+        doc._.nmsnlp_lines = [[s, n] for s, n in zip(starts, line_numbers(doc.text, starts))]
+        set_sentence_starts(doc, starts)
         return doc
 
 
 
 @Language.factory(
     "nmsnlp_structure",
-    assigns=["token.is_sent_start", "doc._.nmsnlp_headers"],
+    assigns=["token.is_sent_start", "doc._.nmsnlp_headers", "doc._.nmsnlp_lines"],
     requires=[],
 )
 def make_structure(nlp: Language, name: str) -> StructureComponent:

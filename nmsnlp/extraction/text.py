@@ -52,6 +52,15 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def line_numbers(text: str, starts: list[int]) -> list[int]:
+    """The line (0-based, counting every line break) of each offset in `starts`."""
+    breaks = [m.end() for m in _LINE_BREAK.finditer(text)]
+    return [bisect.bisect_right(breaks, s) for s in starts]
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
     """Sentence (start, end) character spans, trimmed of surrounding whitespace, in text order.
 
