@@ -272,6 +272,7 @@ def _phrases() -> dict[str, Phrase]:
         "nms:asserted": _fixed("NMS named as current"),
         "nms:uncertain": _fixed("NMS suspected or in the differential"),
         "nms:negated": _fixed("NMS ruled out"),
+        "nms:latest_negated": _fixed("the latest assessment rules NMS out"),
         "nms:historical": _fixed("a past NMS episode mentioned"),
         "nms:hypothetical": _fixed("NMS mentioned as a risk or precaution"),
         "nms:family": _fixed("NMS in a relative"),

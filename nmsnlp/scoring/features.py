@@ -34,7 +34,7 @@ from .view import (
     values_of,
 )
 
-FEATURE_SCHEMA_VERSION = "3"
+FEATURE_SCHEMA_VERSION = "4"
 
 SYMPTOMS = (
     "fever", "rigidity", "altered_mental_status", "diaphoresis", "tachycardia", "autonomic_instability",
@@ -62,6 +62,7 @@ FEATURES: dict[str, str] = {
     "nms:asserted": "NMS named and asserted",
     "nms:uncertain": "NMS named as possible, suspected, in the differential",
     "nms:negated": "NMS named and ruled out or denied",
+    "nms:latest_negated": "the note's latest assessment of NMS rules it out (an earlier 'r/o NMS' or 'likely NMS' was revised)",
     "nms:historical": "NMS named as a past episode",
     "nms:hypothetical": "NMS named as a risk, precaution or education",
     "nms:family": "NMS in a relative",
@@ -107,7 +108,7 @@ FEATURES: dict[str, str] = {
 # NMS episode, -1 evidence against it (ruled out, negated findings, an asserted alternative diagnosis, a
 # discriminating sign), 0 neutral (free). A past episode never argues a current one down (>= 0).
 _AGAINST = {
-    *(f"neg:{c}" for c in NEGATED_SIGNS), *(f"dx:{c}" for c in DIFFERENTIALS), "nms:negated",
+    *(f"neg:{c}" for c in NEGATED_SIGNS), *(f"dx:{c}" for c in DIFFERENTIALS), "nms:negated", "nms:latest_negated",
     "sym:clonus", "sym:hyperreflexia", "combo:ss_with_signs", "combo:mh_with_anesthesia", "combo:sepsis_with_source",
 }
 _NEUTRAL = {
@@ -194,6 +195,8 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
 
     named = [m for m in ms if m.concept in ("nms", "parkinsonism_hyperpyrexia")]
     assessed = [m for m in named if not (m.hypothetical or m.family or m.historical)]
+    if assessed and assessed[-1].negated and assessed[-1].concept == "nms":
+        put("nms:latest_negated", 1.0, [assessed[-1]])
     if assessed and documents_nms(assessed[-1]):  # the note's latest assessment of a current episode decides
         put("nms:documented", 1.0, [m for m in assessed if documents_nms(m)])
 

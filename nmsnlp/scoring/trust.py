@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "2d550445d9be211fd9e26d2f85d0fec7e9cd1cd8f1cc59919a7a8d936318d543"
+SHIPPED_MODEL_SHA256 = "a75cea082bcc00b446bea853412cd85c3719a51f87080f476f4dfed63f6561a6"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
