@@ -7,8 +7,10 @@ alternating rounds, best of --rounds each:
   tokenizer    a process that reads the same JSONL and runs spacy.blank("en").tokenizer over every note
   screen -w 1  `nmsnlp screen NOTES --workers 1`
   screen -w 2  `nmsnlp screen NOTES --workers 2`
+With --memory 20,2000: only the memory check, `nmsnlp screen --workers 2` once over inputs of those sizes
+(MTSamples repeated), peak RSS of the largest process (main or worker) for each, which should stay flat.
 Prints characters/s, the ratios the speed issue sets targets for (1 worker / tokenizer >= 1.5, 2 workers /
-1 worker >= 1.8), peak memory per process (max RSS of the process and its children), `import nmsnlp` and
+1 worker >= 1.8), peak memory of the largest single process of each run, `import nmsnlp` and
 `nmsnlp --help` wall times, a breakdown of one worker's time by stage (measured in process), and whether
 the 1- and 2-worker outputs are byte-identical. Skips when ../shared is absent.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,15 +41,45 @@ TOKENIZE = (
 OUTPUTS = ("scores.jsonl", "scores.csv", "mentions.jsonl", "screening_list.csv", "patients.csv", "errors.jsonl")
 
 
+# runs a command and prints its wall seconds and the peak RSS of the largest process in its tree (Linux
+# ru_maxrss of the children: the biggest single process, main or worker), so each measurement is its own
+WRAP = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
 def timed(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of a child process tree."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    secs = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return secs, max(peak, before) // 1024
+    """Wall seconds and the peak RSS (MB) of the largest single process of a command's process tree."""
+    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout.split()
+    return float(out[0]), int(out[1]) // 1024
+
+
+def memory(shared: Path, sizes_mb: list[int], work: Path, nmsnlp: str) -> None:
+    """Peak memory per process of `nmsnlp screen --workers 2` over inputs of each size (MTSamples notes
+    repeated with new ids), measured once each: it should stay flat and under 500 MB."""
+    texts = [t for _, t in mtsamples_distinct(shared)]
+    print("memory: nmsnlp screen --workers 2, one run per input size")
+    print(f"{'input MB':>9}{'notes':>10}{'seconds':>9}{'chars/s':>12}{'peak MB/process':>17}")
+    peaks = []
+    for mb in sizes_mb:
+        src = work / f"mem{mb}.jsonl"
+        n = chars = size = 0
+        with src.open("w", encoding="utf-8") as fh:
+            while size < mb * 1_000_000:
+                t = texts[n % len(texts)]
+                line = json.dumps({"note_id": f"m{n}", "person_id": f"p{n // 3}", "note_text": t}) + "\n"
+                fh.write(line)
+                n, chars, size = n + 1, chars + len(t), size + len(line.encode())
+        secs, peak = timed([nmsnlp, "screen", str(src), "--out", str(work / f"mem{mb}"), "--workers", "2", "--force", "--no-progress"])
+        peaks.append(peak)
+        print(f"{size / 1e6:9.0f}{n:10,}{secs:9.1f}{chars / secs:12,.0f}{peak:17d}")
+        src.unlink()
+        shutil.rmtree(work / f"mem{mb}")
+    print(f"largest / smallest input peak: {max(peaks) / min(peaks):.2f}x; max {max(peaks)} MB (target <= 500 MB per worker, flat)")
 
 
 def breakdown(notes: list[dict], out: Path) -> dict[str, float]:
@@ -128,6 +160,7 @@ def main() -> int:
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     ap.add_argument("--notes", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--memory", default="", help="only the memory check, over inputs of these sizes in MB, e.g. 20,2000")
     args = ap.parse_args()
     if not (args.shared / "eval-data" / "mtsamples" / "mtsamples.csv").is_file():
         print(f"skipped: {args.shared}/eval-data/mtsamples not found")
@@ -136,6 +169,11 @@ def main() -> int:
     notes = [{"note_id": str(i + 1), "person_id": str(i % 97), "note_text": texts[i % len(texts)]} for i in range(args.notes)]
     chars = sum(len(n["note_text"]) for n in notes)
     nmsnlp = str(Path(sys.executable).with_name("nmsnlp"))
+    if args.memory:
+        with tempfile.TemporaryDirectory() as tmp:
+            memory(args.shared, [int(x) for x in args.memory.split(",")], Path(tmp), nmsnlp)
+        print(f"command: python bench/screen.py --memory {args.memory}")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         src = work / "notes.jsonl"
