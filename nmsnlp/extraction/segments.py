@@ -61,6 +61,7 @@ _CLAUSE_END = re.compile(r";")
 _AFFIRM = re.compile(
     r"\byou[ \t]+(?:were|have[ \t]+been|was)[ \t]+(?:treated|admitted|hospitali[sz]ed|diagnosed|seen|cared[ \t]+for|found)\b"
     r"|\byou[ \t]+(?:had|developed|have[ \t]+had|got|experienced)\b"
+    r"|\b(?:caused|led[ \t]+to|resulted[ \t]+in|brought[ \t]+on)[ \t]+(?:a|an|your|this)\b"
     r"|\b(?:the[ \t]+)?reason[ \t]+(?:for[ \t]+your|you[ \t]+were)\b"
     r"|\b(?:your|the)[ \t]+(?:doctors?|team|care[ \t]+team|providers?)[ \t]+(?:think|thought|believe[ds]?|said|found|diagnosed)\b"
     r"|\bthis[ \t]+(?:was|is)[ \t]+(?:most[ \t]+)?(?:likely|probably)\b"
