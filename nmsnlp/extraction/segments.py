@@ -135,7 +135,7 @@ def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence states the item as this patient's before it ("you were treated for",
     "Diagnosis:"), which an instructions or orders section does not turn hypothetical."""
     m = _AFFIRM.search(text, sent_start, start)
-    return m is not None and _CONDITION_BEFORE.search(text, max(sent_start, m.start() - 12), m.start()) is None
+    return m is not None and _CONDITION_BEFORE.search(text, max(sent_start, m.start() - 20), m.start()) is None
 
 
 def affirmed_directly(text: str, sent_start: int, start: int) -> bool:
@@ -144,14 +144,15 @@ def affirmed_directly(text: str, sent_start: int, start: int) -> bool:
     last = None
     for m in _AFFIRM.finditer(text, sent_start, start):
         last = m
-    return (last is not None and _CONDITION_BEFORE.search(text, max(sent_start, last.start() - 12), last.start()) is None
+    return (last is not None and _CONDITION_BEFORE.search(text, max(sent_start, last.start() - 20), last.start()) is None
             and _MODAL.search(text, last.end(), start) is None)
 
 
 _MODAL = re.compile(r"\b(?:can|could|may|might|would|rarely|risk|if|unless|should)\b", re.I)
 
 
-_CONDITION_BEFORE = re.compile(r"\b(?:if|unless|should|whether|in[ \t]+case)[ \t]+$", re.I)
+_CONDITION_BEFORE = re.compile(
+    r"\b(?:if|unless|should|whether|in[ \t]+case|could|can|may|might|would)(?:[ \t]+(?:have|not|never))?[ \t]+$", re.I)
 
 
 # a year written right after the item dates it to an earlier episode: "NMS on risperidone (May 2021, ICU)",
