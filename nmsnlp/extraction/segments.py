@@ -159,7 +159,8 @@ _CONDITION_BEFORE = re.compile(
 # "haloperidol - NMS (03/2021)", "NMS in 2017" (a full date may be this admission's, so it is not a cue)
 _DATED_AFTER = re.compile(
     r"[^.;()\n]{0,30}?(?:\([ \t]*(?:[A-Za-z]{3,9}\.?[ \t]+)?(?:19|20)\d{2}(?![\d/])|\([ \t]*\d{1,2}/(?:19|20)\d{2}(?!\d)"
-    r"|[ \t,](?:in|during)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}(?![\d/]))"
+    r"|[ \t,](?:in|during)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}(?![\d/])"
+    r"|[ \t,]\d{1,2}/(?:19|20)\d{2}(?![\d/]))"  # a month and year, no day: "NMS on risperidone 02/2023"
 )
 _WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ \t]*")
 # a sentence that opens with an age: "At 24 she developed NMS", "At age 19, ..."
