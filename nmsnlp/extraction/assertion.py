@@ -20,6 +20,7 @@ from .segments import (
     defined_term,
     in_parameter,
     opens_with_age,
+    opens_with_past_label,
     parameter_after,
     present_time_between,
     same_clause,
@@ -97,6 +98,8 @@ class AssertionComponent(RuleComponent):
                 _set(flags, cues, "historical", True, "dated earlier")
             if opens_with_age(text, sent[0], sent[1]):
                 _set(flags, cues, "historical", True, "at an earlier age")
+            if not flags["negated"] and opens_with_past_label(text, sent[0], sent[1]):
+                _set(flags, cues, "historical", True, "labelled an earlier episode")
             if section in _HISTORICAL_SECTIONS:
                 _set(flags, cues, "historical", True, f"section {section}")
             elif attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits:

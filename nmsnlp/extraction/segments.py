@@ -178,6 +178,22 @@ def dated_earlier(text: str, end: int, sent_end: int) -> bool:
     return _DATED_AFTER.match(text, end, sent_end) is not None
 
 
+# a line labelled as an earlier episode: "Prior episode (from allergy note): 2018 ...", "Previous NMS:",
+# "Original reaction (2020, case closed):", "Summary of original event:",
+# "Episode: 11/2019, haloperidol ..." (a month and year, no day)
+_PAST_LABEL = re.compile(
+    r"[ \t*\-•>]*(?:(?:summary[ \t]+of[ \t]+(?:the[ \t]+)?)?(?:prior|previous|past|earlier|remote|old|first|index|original)[ \t]+"
+    r"(?:episode|admission|hospitali[sz]ation|reaction|event|report|nms|neuroleptic[ \t]+malignant[ \t]+syndrome)\b[^:\n]{0,40}:"
+    r"|episode[ \t]*:[ \t]*(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}(?![\d/]))",
+    re.I,
+)
+
+
+def opens_with_past_label(text: str, sent_start: int, sent_end: int) -> bool:
+    """Whether the sentence opens with a label naming an earlier episode ("Prior episode: ...")."""
+    return _PAST_LABEL.match(text, sent_start, sent_end) is not None
+
+
 def opens_with_age(text: str, sent_start: int, sent_end: int) -> bool:
     return _AGE_OPENING.match(text, sent_start, sent_end) is not None
 

@@ -117,9 +117,14 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
 class Header:
     start: int  # where the header text starts
     end: int  # end of the header including its colon
-    section: str
+    section: str | None  # None: no section (a list's lead-in ended before any header)
 
 
+# the instructions headers that also mark a list's lead-in line: teaching and warning words, not "follow-up"
+_TEACHING_WORDS = re.compile(r"side[ \t-]*effects?|warning|help|call|seek|return|come[ \t]+back|watch|emergency|precaution", re.I)
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+_PARAMETER_LEAD = re.compile(
+    r"\b(?:call|notify|page|contact|alert|hold|stop)\b[A-Za-z0-9 /&()'+\-]*\b(?:if|for|when|parameters?)[ \t]*$", re.I)
 _PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS)[ \t]+[A-Z]")
 _POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
 
@@ -143,7 +148,7 @@ class SectionFinder:
         for rule in rules.sections:
             for term in rule.terms:
                 self._lookup.setdefault(norm_key(term), rule.section)
-                if rule.section == "discharge_instructions" and " " in term.strip():
+                if rule.section == "discharge_instructions" and " " in term.strip() and _TEACHING_WORDS.search(term):
                     self._teaching.append(" " + re.sub(r"[^a-z0-9]+", " ", term.lower()).strip() + " ")
 
     def _section(self, phrase: str) -> str | None:
@@ -159,11 +164,16 @@ class SectionFinder:
 
     def find(self, text: str) -> list[Header]:
         found: dict[int, Header] = {}
+        lead_ins: set[int] = set()  # list lead-ins: their section lasts to the next blank line
         for m in self._LINE.finditer(text):
             phrase = m.group("phrase")
             section = self._section(phrase)
             if section is None and self._teaching_lead_in(phrase):
                 section = "discharge_instructions"
+                lead_ins.add(m.start("phrase"))
+            if section is None and m.group("end") == ":" and _PARAMETER_LEAD.search(phrase):
+                section = "orders"  # "HOLD CLOZAPINE AND CALL PRESCRIBER IF:", "Notify MD for:"
+                lead_ins.add(m.start("phrase"))
             if section is None and phrase.split("(")[0].isupper() and _PAST_HEADING.match(phrase):
                 section = "past_medical_history"  # "HISTORICAL ADVERSE DRUG REACTION", "PREVIOUS EPISODES"
             if section is None:
@@ -182,7 +192,19 @@ class SectionFinder:
             section = self._section(m.group("phrase"))
             if section is not None:
                 found[start] = Header(start, m.end(), section)
-        return [found[k] for k in sorted(found)]
+        headers = [found[k] for k in sorted(found)]
+        if not lead_ins:
+            return headers
+        # a list's lead-in governs its list: the section before it comes back at the next blank line
+        out: list[Header] = []
+        for i, h in enumerate(headers):
+            out.append(h)
+            if h.start in lead_ins:
+                blank = _BLANK_LINE.search(text, h.end)
+                nxt = headers[i + 1].start if i + 1 < len(headers) else len(text)
+                if blank is not None and blank.end() < nxt:
+                    out.append(Header(blank.end(), blank.end(), headers[i - 1].section if i > 0 else None))
+        return out
 
 
 def section_at(headers: list[list[Any]], pos: int) -> str | None:
