@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "a75cea082bcc00b446bea853412cd85c3719a51f87080f476f4dfed63f6561a6"
+SHIPPED_MODEL_SHA256 = "979cb23cf12a92a1b544aec72afe9c416972997ffb516f37e60a12a10729a5f8"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
