@@ -1,8 +1,9 @@
 """From note text to mention records (contract section 1).
 
 The fast path: a regex scan splits the raw text into sentences and finds section headers; one
-compiled search per sentence tells whether it holds a trigger term; only those sentences are tokenized, joined into one condensed Doc, and run through the
-pipeline's mention, ConText and assertion components. Every component looks only inside a sentence
+compiled search per sentence tells whether it holds a trigger term (searched only in the sentences an
+Aho-Corasick prefilter keeps, a superset of them); only those sentences are tokenized, joined into one
+condensed Doc, and run through the pipeline's mention, ConText and assertion components. Every component looks only inside a sentence
 (sections come from the header scan of the whole note), so the output equals that of `nlp(text)` on
 the whole note, mention for mention; a test checks this on varied notes.
 """
@@ -108,8 +109,7 @@ class Extractor:
     def __call__(self, original: str, note_id: str | None = None) -> list[Mention]:
         text = check_text(original, note_id)
         headers, sentences = self.structure.analyse(text)
-        has_trigger = self.mentions.has_trigger
-        candidates = [(s, e) for s, e in sentences if has_trigger(text, s, e)]
+        candidates = self.mentions.sentences_with_trigger(text, sentences)
         if not candidates:
             return []
         # the condensed text: candidate sentences joined by newlines

@@ -30,6 +30,11 @@ class MentionComponent(RuleComponent):
         assert self.scanner is not None
         return self.scanner.regex.search(text, start, end) is not None
 
+    def sentences_with_trigger(self, text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The sentences for which `has_trigger` holds, in order, found through the scanner's prefilter."""
+        assert self.scanner is not None
+        return self.scanner.spans_with_match(text, sentences)
+
     def __call__(self, doc: Doc) -> Doc:
         self._require_rules()
         assert self.scanner is not None and self.rules is not None
