@@ -20,13 +20,15 @@ from spacy.tokens import Doc
 
 from ..errors import NoteError
 from ..records import Mention
-from .base import SPAN_GROUP, set_sentence_starts
+from .base import SPAN_GROUP, TEXT_KEY, set_sentence_starts
 from .text import section_at
 
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 50_000_000
-_LONG_RUN = re.compile(r"[^\w\s]{64,}")
+# a run of 64 or more characters that are neither word characters nor white space; written with its first
+# character apart (the same matches) so that the regex engine skips in C to the next such character
+_LONG_RUN = re.compile(r"[^\w\s][^\w\s]{63,}")
 
 
 def check_text(text: Any, note_id: str | None = None) -> str:
@@ -122,6 +124,7 @@ class Extractor:
             pos += e - s + 1
         condensed = "\n".join(pieces)
         doc = self.nlp.make_doc(condensed)
+        doc.user_data[TEXT_KEY] = condensed  # equals doc.text (the tokenizer keeps every character)
         set_sentence_starts(doc, seg_cond)
         doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg_cond)]
         for _name, proc in self._later:

@@ -6,7 +6,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .base import SPAN_GROUP, RuleComponent, sentence_bounds
+from .base import SPAN_GROUP, RuleComponent, doc_text, sentence_bounds
 from .rules import RuleSet, TermScanner
 from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value, qualitative
 
@@ -38,7 +38,7 @@ class MentionComponent(RuleComponent):
     def __call__(self, doc: Doc) -> Doc:
         self._require_rules()
         assert self.scanner is not None and self.rules is not None
-        text = doc.text
+        text = doc_text(doc)
         spans: list[Span] = []
         for s_start, s_end in sentence_bounds(doc):
             for start, end, rule in self.scanner.finditer(text, s_start, s_end):
