@@ -249,3 +249,14 @@ def test_the_fast_structure_regexes_match_as_their_plain_forms(text):
     finder = SectionFinder.__new__(SectionFinder)
     fast = [(m.start("phrase"), m.group("phrase"), m.end()) for m in finder._inline_headers(text)]
     assert fast == [(m.start("phrase"), m.group("phrase"), m.end()) for m in SectionFinder._INLINE.finditer(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["=", "-", "_", " ", "a", "\x00", "\x1f", "\x7f", "é", "😀", "=" * 30, "#" * 64]), max_size=12).map("".join))
+@example("=" * 64)
+@example("=" * 63 + "a")
+@example("\x7f" * 64)
+def test_the_long_run_check_agrees_with_its_regex(text):
+    from nmsnlp.extraction.extractor import _LONG_RUN, _has_long_run
+
+    assert _has_long_run(text) == (_LONG_RUN.search(text) is not None)

@@ -29,6 +29,17 @@ MAX_NOTE_CHARS = 50_000_000
 # a run of 64 or more characters that are neither word characters nor white space; written with its first
 # character apart (the same matches) so that the regex engine skips in C to the next such character
 _LONG_RUN = re.compile(r"[^\w\s][^\w\s]{63,}")
+# ASCII as bytes: "#" for a character of such a run, " " for any other (made from the regex itself), so
+# that an ASCII note is looked through with bytes.find, ten times as fast as the regex
+_RUN_CHAR = re.compile(r"[^\w\s]")
+_RUN_BYTES = bytes.maketrans(bytes(range(128)), bytes(35 if _RUN_CHAR.fullmatch(chr(c)) else 32 for c in range(128)))
+
+
+def _has_long_run(text: str) -> bool:
+    """Whether _LONG_RUN finds a match in the text."""
+    if text.isascii():
+        return text.encode("ascii").translate(_RUN_BYTES).find(b"#" * 64) >= 0
+    return _LONG_RUN.search(text) is not None
 
 
 def check_text(text: Any, note_id: str | None = None) -> str:
@@ -48,7 +59,7 @@ def check_text(text: Any, note_id: str | None = None) -> str:
     # tokenizers take quadratic time over; both keep the length, so offsets still index the original text
     if "\x00" in text:
         text = text.replace("\x00", " ")
-    return _LONG_RUN.sub(lambda m: " " * len(m.group()), text) if _LONG_RUN.search(text) else text
+    return _LONG_RUN.sub(lambda m: " " * len(m.group()), text) if _has_long_run(text) else text
 
 
 def mentions_from_doc(doc: Doc, note_id: str | None = None, offsets: Any = None) -> list[Mention]:
