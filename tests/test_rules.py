@@ -120,7 +120,8 @@ def test_the_prefilter_keeps_every_sentence_the_trigger_regex_finds():
         text = " ".join(parts) + ". Next: " + ".".join(parts[::3])
         spans = split_sentences(text)
         cuts = sorted({0, *(m for m in range(0, len(text), 7)), len(text)})  # spans that cut through words too
-        for spans_ in (spans, list(itertools.pairwise(cuts))):
+        long_first = sorted({0, *(m for m in range(2500, len(text), 9)), len(text)})  # one span not prefiltered
+        for spans_ in (spans, list(itertools.pairwise(cuts)), list(itertools.pairwise(long_first))):
             expected = [(s, e) for s, e in spans_ if scanner.regex.search(text, s, e)]
             assert scanner.spans_with_match(text, spans_) == expected, terms[i : i + 8]
             checked += len(expected)

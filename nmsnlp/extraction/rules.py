@@ -344,6 +344,7 @@ _FOLD = bytes.maketrans(
 _LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _FOLD_SPECIAL = re.compile("[\u0130\u0131\u017f\u212a]")
 _DEFAULT_RIGHT = r"(?![A-Za-z])"
+_LONG_SPAN = 2000  # characters: a longer span is not prefiltered
 _COMMON = frozenset("a an and are as at be by for from had has he her his in is it its of on or she that the this to was were with".split())
 
 
@@ -419,15 +420,21 @@ class TermPrefilter:
         # character before it (which its left boundary looks at; " " at the start of the text), the span,
         # and " " for the end (past which it sees nothing, so the right boundary holds there).
         folded = fold(text)
-        pieces, starts, ends = [], [], []
+        keep: set[int] = set()
+        pieces, starts, ends, which = [], [], [], []  # which: the index in `spans` of each piece
         pos = 1
-        for s, e in spans:
+        for k, (s, e) in enumerate(spans):
+            if e - s > _LONG_SPAN:
+                # kept as it is: the regex stops at its first match, where the automaton would list every
+                # needle (a long run-on note full of triggers)
+                keep.add(k)
+                continue
             pieces.append((folded[s - 1 : s] if s else b" ") + folded[s:e] + b" ")
             starts.append(pos)
             ends.append(pos + e - s)
+            which.append(k)
             pos += e - s + 2
         joined = b"".join(pieces)
-        keep: set[int] = set()
         found: dict[tuple[int, int], int] = {}  # (span, term) -> the bits of the term's needles found in the span
         needs = self._needs
         for cs in (False, True):
@@ -437,9 +444,10 @@ class TermPrefilter:
             ):
                 after, length, whole, members = patterns[index]
                 end = stop - after  # where the chunk ends in the joined string
-                k = bisect.bisect_right(starts, end - length) - 1
-                if k < 0 or end > ends[k] or k in keep:
+                j = bisect.bisect_right(starts, end - length) - 1
+                if j < 0 or end > ends[j] or which[j] in keep:
                     continue  # not inside one span, or that span is kept already
+                k = which[j]
                 if whole:
                     keep.add(k)
                     continue
