@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import nmsnlp
 from nmsnlp.extraction.pipeline import PIPE_NAMES
@@ -223,3 +225,38 @@ def test_scores_from_the_file_read_without_scikit_learn_equal_its_pipeline():
     assert [round(model.score_one(r), 12) for r in rows] == [round(float(p), 12) for p in model.predict_proba(rows)]
     clf = model.pipeline.named_steps["classify"]
     assert model.linear.coef == tuple(float(c) for c in clf.coef_[0]) and model.linear.intercept == float(clf.intercept_[0])
+
+
+_STRUCTURE_TEXT = st.lists(
+    st.sampled_from(["a", "A", ".", "!", "?", ":", ",", ")", "(", " ", "  ", "\t", "\n", "1", "12) ", "HPI", "MEDS", "Dr.", "#", "-"]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STRUCTURE_TEXT)
+@example("(x)HPI:.MEDS: ,HPI  :;  HPI:\tMEDS:")
+@example("Seen.  12) Next! A? 1) x\t\t12) y.\t#z")
+def test_the_fast_structure_regexes_match_as_their_plain_forms(text):
+    """text.py reorders two regexes so the engine can skip ahead in C; they must match exactly as the
+    plain forms did."""
+    import re
+
+    from nmsnlp.extraction.text import _INLINE_END, SectionFinder
+
+    plain_end = re.compile(r"(?<=[.!?])[ \t]+(?=[\"'(\[]?[A-Z0-9•\-*#])|[ \t]{2,}(?=\d{1,2}\)[ \t])")
+    assert [m.span() for m in _INLINE_END.finditer(text)] == [m.span() for m in plain_end.finditer(text)]
+    finder = SectionFinder.__new__(SectionFinder)
+    fast = [(m.start("phrase"), m.group("phrase"), m.end()) for m in finder._inline_headers(text)]
+    assert fast == [(m.start("phrase"), m.group("phrase"), m.end()) for m in SectionFinder._INLINE.finditer(text)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["=", "-", "_", " ", "a", "\x00", "\x1f", "\x7f", "é", "😀", "=" * 30, "#" * 64]), max_size=12).map("".join))
+@example("=" * 64)
+@example("=" * 63 + "a")
+@example("\x7f" * 64)
+def test_the_long_run_check_agrees_with_its_regex(text):
+    from nmsnlp.extraction.extractor import _LONG_RUN, _has_long_run
+
+    assert _has_long_run(text) == (_LONG_RUN.search(text) is not None)

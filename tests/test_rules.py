@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -75,3 +76,53 @@ def test_write_rules_reads_back_unchanged(tmp_path):
     assert rules.habits and any("terminated_by" in r for r in rules.context)
     write_rules(rules, tmp_path / "copy")
     assert load_rules(tmp_path / "copy") == rules
+
+
+def test_the_prefilter_fold_knows_every_letter_that_case_insensitive_matching_reads_as_ascii():
+    """rules.fold reads only ASCII letters as letters; the non-ASCII code points that (?i) matches to an
+    ASCII character must be exactly those after which a note is not prefiltered."""
+    import re
+    import sys
+
+    from nmsnlp.extraction.rules import _FOLD_SPECIAL
+
+    ascii_class = re.compile("(?i)[\x00-\x7f]")
+    found = {chr(c) for c in range(128, sys.maxunicode + 1) if ascii_class.fullmatch(chr(c))}
+    assert found == set(_FOLD_SPECIAL.pattern[1:-1])  # "[İıſK]"
+
+
+def _variants(term: str) -> list[str]:
+    """A term as notes write it: in other cases, with other separators, at the edge of a sentence or
+    inside punctuation and digits."""
+    spaced = term.replace(" ", "  ").replace("-", " - ")
+    joined = term.replace(" ", "").replace("-", "")
+    out = []
+    for t in {term, term.upper(), term.title(), spaced, joined}:
+        out += [t, f"x {t} y", f"({t})", f"{t}1", f"1{t}", f"a.{t}.b", f"-{t}-", f"\t{t}\n", f"é{t}é"]
+    return out
+
+
+def test_the_prefilter_keeps_every_sentence_the_trigger_regex_finds():
+    """The fast path searches only the sentences the Aho-Corasick prefilter keeps: it must keep each
+    one where the scanner's regex finds a trigger (a superset), for every shipped term."""
+    from nmsnlp.extraction.mentions import MentionComponent
+    from nmsnlp.extraction.text import split_sentences
+
+    mentions = MentionComponent(None, "m", 30)  # type: ignore[arg-type]
+    mentions.set_rules(load_rules(ROOT / "patterns"))
+    scanner = mentions.scanner
+    assert scanner is not None and scanner.prefilter.usable
+    terms = [t for r in mentions.rules.targets for t in r.terms]  # type: ignore[union-attr]
+    checked = 0
+    for i in range(0, len(terms), 8):
+        # several terms to a text, some sentences touching (no space between them, as at a run-on header)
+        parts = [v for t in terms[i : i + 8] for v in _variants(t)]
+        text = " ".join(parts) + ". Next: " + ".".join(parts[::3])
+        spans = split_sentences(text)
+        cuts = sorted({0, *(m for m in range(0, len(text), 7)), len(text)})  # spans that cut through words too
+        long_first = sorted({0, *(m for m in range(2500, len(text), 9)), len(text)})  # one span not prefiltered
+        for spans_ in (spans, list(itertools.pairwise(cuts)), list(itertools.pairwise(long_first))):
+            expected = [(s, e) for s, e in spans_ if scanner.regex.search(text, s, e)]
+            assert scanner.spans_with_match(text, spans_) == expected, terms[i : i + 8]
+            checked += len(expected)
+    assert checked > len(terms)

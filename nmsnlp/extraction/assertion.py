@@ -8,7 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..records import FLAGS
-from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, sentence_bounds
+from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, doc_text, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
 from .segments import (
     about_the_patient,
@@ -67,7 +67,7 @@ class AssertionComponent(RuleComponent):
         headers = doc._.nmsnlp_headers or []
         spans = sorted(doc.spans[SPAN_GROUP], key=lambda s: (s.start_char, -s.end_char))
         drugs = [s for s in spans if s._.nmsnlp["category"] == "drug"]
-        text = doc.text  # Doc.text joins every token: read it once
+        text = doc_text(doc)  # Doc.text joins every token: read it once, or the fast path's copy
         bounds = sentence_bounds(doc)
         sent_starts = [b[0] for b in bounds]
         for span in spans:

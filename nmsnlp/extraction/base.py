@@ -26,6 +26,7 @@ from ..records import FLAGS
 from .rules import RuleSet, load_rules, write_rules
 
 SPAN_GROUP = "nmsnlp"
+TEXT_KEY = "nmsnlp_text"  # doc.user_data key: the text the fast path made the Doc from
 CONTEXT_ATTRS = {
     "NEGATED_EXISTENCE": "is_negated",
     "POSSIBLE_EXISTENCE": "is_uncertain",
@@ -105,12 +106,26 @@ def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
     return bounds
 
 
+def doc_text(doc: Doc) -> str:
+    """doc.text, which spaCy joins from every token on each read: the text the fast path made the Doc
+    from (doc.user_data[TEXT_KEY]) when it is there."""
+    text = doc.user_data.get(TEXT_KEY)
+    return text if isinstance(text, str) else doc.text
+
+
 def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
     """Mark the token at each start offset as a sentence start, and every other token not."""
     if not len(doc):
         return
-    idx = doc.to_array([IDX]).astype("int64")
-    flags = numpy.where(numpy.isin(idx, numpy.asarray(starts, dtype="int64")), 1, -1).astype("int64")
+    idx = doc.to_array([IDX]).astype("int64")  # ascending: token offsets
+    # the tokens whose offset is a start: searchsorted finds where each start would go, a token there
+    # that has that offset is one (numpy.isin gives the same flags, with more overhead on short docs)
+    wanted = numpy.asarray(starts, dtype="int64")
+    at = numpy.searchsorted(idx, wanted)
+    inside = at < len(idx)
+    at = at[inside][idx[at[inside]] == wanted[inside]]
+    flags = numpy.full(len(idx), -1, dtype="int64")
+    flags[at] = 1
     flags[0] = 1
     doc.from_array([SENT_START], flags.astype("uint64").reshape(-1, 1))  # type: ignore[arg-type]
 

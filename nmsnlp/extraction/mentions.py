@@ -6,7 +6,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .base import SPAN_GROUP, RuleComponent, sentence_bounds
+from .base import SPAN_GROUP, RuleComponent, doc_text, sentence_bounds
 from .rules import RuleSet, TermScanner
 from .values import SYMPTOM_VALUE_CONCEPT, UNITS, parse_value, qualitative
 
@@ -30,10 +30,15 @@ class MentionComponent(RuleComponent):
         assert self.scanner is not None
         return self.scanner.regex.search(text, start, end) is not None
 
+    def sentences_with_trigger(self, text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The sentences for which `has_trigger` holds, in order, found through the scanner's prefilter."""
+        assert self.scanner is not None
+        return self.scanner.spans_with_match(text, sentences)
+
     def __call__(self, doc: Doc) -> Doc:
         self._require_rules()
         assert self.scanner is not None and self.rules is not None
-        text = doc.text
+        text = doc_text(doc)
         spans: list[Span] = []
         for s_start, s_end in sentence_bounds(doc):
             for start, end, rule in self.scanner.finditer(text, s_start, s_end):

@@ -7,13 +7,16 @@ Loaded rules are frozen dataclasses and tuples, so no loaded rule set can be mut
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import ahocorasick_rs
 
 from ..errors import PatternFileError
 from ..records import CATEGORIES, DRUG_STATUSES, FLAGS
@@ -301,12 +304,17 @@ def norm_key(text: str, case_sensitive: bool = False) -> str:
     return key if case_sensitive else key.lower()
 
 
+def _trie_key(term: str) -> str:
+    """A term as the trie spells it: _SEP for a space or hyphen between words, one space for other white space."""
+    return re.sub(r"\s+", " ", _INNER_SEP.sub(_SEP, term.strip()))
+
+
 def _trie_regex(terms: Iterable[str]) -> str:
     """One regex alternation, factored by prefix, that prefers the longest term at a position."""
     trie: dict[str, Any] = {}
     for term in terms:
         node = trie
-        for ch in re.sub(r"\s+", " ", _INNER_SEP.sub(_SEP, term.strip())):
+        for ch in _trie_key(term):
             node = node.setdefault(ch, {})
         node[""] = True
 
@@ -324,12 +332,141 @@ def _trie_regex(terms: Iterable[str]) -> str:
     return emit(trie)
 
 
+# The prefilter below reads a folded copy of the text, as bytes: letters kept, every digit as "0", every
+# other character as " " (a non-ASCII one through encode's "?", one byte per character, so offsets are
+# kept); for case-insensitive terms also A-Z as a-z. A term the scanner matches folds to the fold of the
+# term, and its word boundaries (?<![A-Za-z0-9]) and (?![A-Za-z]) fold to " ", and " " or "0". Under (?i)
+# four non-ASCII letters also match ASCII ones (U+0130 and U+0131 match i, U+017F s, U+212A k;
+# tests/test_rules.py checks this against every code point): a text that holds one is not prefiltered.
+_FOLD = bytes.maketrans(
+    bytes(range(256)), bytes(c if 65 <= c <= 90 or 97 <= c <= 122 else 48 if 48 <= c <= 57 else 32 for c in range(256))
+)
+_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_FOLD_SPECIAL = re.compile("[\u0130\u0131\u017f\u212a]")
+_DEFAULT_RIGHT = r"(?![A-Za-z])"
+_LONG_SPAN = 2000  # characters: a longer span is not prefiltered
+_COMMON = frozenset("a an and are as at be by for from had has he her his in is it its of on or she that the this to was were with".split())
+
+
+def fold(text: str, case_sensitive: bool = True) -> bytes:
+    """The folded text the prefilter reads: as long as `text`, position for position."""
+    folded = text.encode("ascii", "replace").translate(_FOLD)
+    return folded if case_sensitive else folded.translate(_LOWER)
+
+
+class TermPrefilter:
+    """Which sentences may hold a match of a TermScanner's regex: a superset, found in one Aho-Corasick
+    pass (ahocorasick_rs) over the folded sentences instead of one regex search per sentence.
+
+    A term's needles are its one or two literal chunks with the most letters (the chunks are the runs
+    between the spaces and optional separators of its regex), folded, each with one character on either
+    side: before it " " (the left boundary, or white space) or, after an optional separator, the fold of
+    the previous chunk's last character; after it " " or "0" (the right boundary), " ", or the fold of the
+    next chunk's first character. Any match of the term inside a sentence holds one variant of each of
+    its needles there, so a sentence that lacks a needle of every term has no match."""
+
+    def __init__(self, terms: Iterable[tuple[str, bool]], right_boundary: str):
+        self.usable = True
+        self._needs: list[int] = []  # per term: the bits of all its needles
+        # by case sensitivity: (needle, bytes after the chunk, chunk length) -> the (term, bit) it stands for
+        patterns: dict[bool, dict[tuple[bytes, int, int], list[tuple[int, int]]]] = {False: {}, True: {}}
+        ends = [" ", "0"] if right_boundary == _DEFAULT_RIGHT else None
+        for term, cs in terms:
+            key = _trie_key(term)
+            if not key.isascii():
+                self.usable = False  # (never so in the shipped rules) no safe needle: keep every sentence
+                continue
+            chunks = re.split(f"([ {_SEP}])", key)  # chunk, separator, chunk, ...
+            # the chunks with the most letters (digits and marks fold to common bytes); the second only if
+            # it has two letters and is no common word (which would be found in every other sentence)
+            letters = {k: sum(c.isalpha() for c in chunks[k]) for k in range(0, len(chunks), 2)}
+            order = sorted(letters, key=lambda k: (-letters[k], -len(chunks[k])))
+            second = order[1:2] if len(order) > 1 and letters[order[1]] >= 2 and chunks[order[1]].lower() not in _COMMON else []
+            picked = order[:1] + second
+            t = len(self._needs)
+            self._needs.append((1 << len(picked)) - 1)
+            for bit, i in enumerate(picked):
+                for before in self._side(chunks, i - 1, i - 2, -1, [" "]):
+                    for after in self._side(chunks, i + 1, i + 2, 0, ends):
+                        needle = fold(before + chunks[i] + after, cs)
+                        patterns[cs].setdefault((needle, len(after), len(chunks[i])), []).append((t, 1 << bit))
+        # per pattern: bytes after the chunk, chunk length, whether it alone is a whole term, its (term, bit)s
+        self._patterns = {
+            cs: [(after, length, any(self._needs[t] == bit for t, bit in members), members)
+                 for (_n, after, length), members in patterns[cs].items()]
+            for cs in (False, True)
+        }
+        self._automata = {
+            cs: ahocorasick_rs.BytesAhoCorasick([n for n, _a, _l in patterns[cs]], implementation=ahocorasick_rs.Implementation.DFA)
+            for cs in (False, True)
+        }
+
+    @staticmethod
+    def _side(chunks: list[str], sep: int, other: int, edge: int, at_end: list[str] | None) -> list[str]:
+        """The characters that can stand next to a chunk: at the term's edge the boundary (`at_end`, or ""
+        when it is not known); across a space (\\s+) " "; across an optional separator ([\\s\\-]*) " " or
+        the neighbouring chunk's character at `edge`."""
+        if not 0 <= sep < len(chunks):
+            return at_end if at_end is not None else [""]
+        if chunks[sep] == " ":
+            return [" "]
+        return [" ", chunks[other][edge]]
+
+    def sentences(self, text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The spans (sorted, not overlapping) that may hold a match: every span that does, maybe more."""
+        if not self.usable or (not text.isascii() and _FOLD_SPECIAL.search(text)):
+            return list(spans)
+        # One string of the folded spans, each as the regex sees it in search(text, start, end): the
+        # character before it (which its left boundary looks at; " " at the start of the text), the span,
+        # and " " for the end (past which it sees nothing, so the right boundary holds there).
+        folded = fold(text)
+        keep: set[int] = set()
+        pieces, starts, ends, which = [], [], [], []  # which: the index in `spans` of each piece
+        pos = 1
+        for k, (s, e) in enumerate(spans):
+            if e - s > _LONG_SPAN:
+                # kept as it is: the regex stops at its first match, where the automaton would list every
+                # needle (a long run-on note full of triggers)
+                keep.add(k)
+                continue
+            pieces.append((folded[s - 1 : s] if s else b" ") + folded[s:e] + b" ")
+            starts.append(pos)
+            ends.append(pos + e - s)
+            which.append(k)
+            pos += e - s + 2
+        joined = b"".join(pieces)
+        found: dict[tuple[int, int], int] = {}  # (span, term) -> the bits of the term's needles found in the span
+        needs = self._needs
+        for cs in (False, True):
+            patterns = self._patterns[cs]
+            for index, _start, stop in self._automata[cs].find_matches_as_indexes(
+                joined if cs else joined.translate(_LOWER), overlapping=True
+            ):
+                after, length, whole, members = patterns[index]
+                end = stop - after  # where the chunk ends in the joined string
+                j = bisect.bisect_right(starts, end - length) - 1
+                if j < 0 or end > ends[j] or which[j] in keep:
+                    continue  # not inside one span, or that span is kept already
+                k = which[j]
+                if whole:
+                    keep.add(k)
+                    continue
+                for term, bit in members:
+                    bits = found.get((k, term), 0) | bit
+                    if bits == needs[term]:
+                        keep.add(k)
+                        break
+                    found[(k, term)] = bits
+        return [spans[k] for k in sorted(keep)]
+
+
 @dataclass(frozen=True)
 class TermScanner:
     """One compiled regex for a set of phrases; finds them with word boundaries and maps each back."""
 
     regex: re.Pattern[str]
     lookup: dict[str, Any]  # "i:<key>" or "s:<key>" -> payload
+    prefilter: TermPrefilter
 
     @classmethod
     def build(cls, entries: Iterable[tuple[str, bool, Any]], right_boundary: str = r"(?![A-Za-z])") -> TermScanner:
@@ -348,7 +485,13 @@ class TermScanner:
         if cs_terms:
             parts.append(f"(?P<cs>{_trie_regex(cs_terms)})")
         pattern = r"(?<![A-Za-z0-9])(?:" + "|".join(parts or ["(?!x)x"]) + ")" + right_boundary
-        return cls(re.compile(pattern), lookup)
+        return cls(re.compile(pattern), lookup, TermPrefilter([*((t, False) for t in ci_terms), *((t, True) for t in cs_terms)], right_boundary))
+
+    def spans_with_match(self, text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The spans (sorted, not overlapping) in which the regex finds a match: exactly those for which
+        `regex.search(text, start, end)` does; only the prefilter's superset is searched."""
+        search = self.regex.search
+        return [(s, e) for s, e in self.prefilter.sentences(text, spans) if search(text, s, e) is not None]
 
     def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> Iterable[tuple[int, int, Any]]:
         end = len(text) if endpos is None else endpos
