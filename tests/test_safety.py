@@ -221,11 +221,20 @@ def test_long_runs_of_punctuation_are_fast_and_a_slow_note_times_out(tmp_path):
     from nmsnlp.batch.partition import scorer_for, screen_records
     from nmsnlp.io.readers import NoteRecord
 
-    # the slow note stays under spaCy's max_length (1,000,000 characters): a longer one full of triggers is
-    # refused by make_doc (an internal error), which the fast structure scan now reaches within 0.05 s
+    # a note of 900,000 characters of triggers: slow enough for the 0.05 s budget
     result = screen_records([NoteRecord("slow", "fever " * 150_000, "t:1"), NoteRecord("fast", "No fever.", "t:2")],
                             scorer_for(None), note_timeout=0.05)
     assert "--note-timeout" in result.scores[0]["error"] and result.scores[1]["error"] is None
+
+
+def test_a_note_with_too_much_trigger_text_is_one_clear_error_record():
+    from nmsnlp.batch.partition import scorer_for, screen_records
+    from nmsnlp.io.readers import NoteRecord
+
+    result = screen_records([NoteRecord("huge", "Fever. " * 800_000, "t:1"), NoteRecord("fine", "No fever.", "t:2")],
+                            scorer_for(None))
+    assert "5,599,999 characters of sentences with trigger terms, over the limit of 5,000,000" in result.scores[0]["error"]
+    assert "internal error" not in result.scores[0]["error"] and result.scores[1]["error"] is None
 
 
 def test_a_fifo_in_a_folder_is_skipped_with_a_record(tmp_path):

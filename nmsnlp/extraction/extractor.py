@@ -26,6 +26,7 @@ from .text import line_numbers, section_at
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 50_000_000
+MAX_TRIGGER_CHARS = 5_000_000  # the sentences with a trigger, tokenized at once (spaCy's max_length is set to this)
 # a run of 64 or more characters that are neither word characters nor white space; written with its first
 # character apart (the same matches) so that the regex engine skips in C to the next such character
 _LONG_RUN = re.compile(r"[^\w\s][^\w\s]{63,}")
@@ -134,6 +135,9 @@ class Extractor:
             pieces.append(text[s:e])
             pos += e - s + 1
         condensed = "\n".join(pieces)
+        if len(condensed) > MAX_TRIGGER_CHARS:
+            raise NoteError(f"note {note_id!r}: {len(condensed):,} characters of sentences with trigger terms, over the "
+                            f"limit of {MAX_TRIGGER_CHARS:,} for one note; split the note")
         doc = self.nlp.make_doc(condensed)
         doc.user_data[TEXT_KEY] = condensed  # equals doc.text (the tokenizer keeps every character)
         set_sentence_starts(doc, seg_cond)

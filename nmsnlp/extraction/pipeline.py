@@ -25,6 +25,7 @@ def load(patterns_dir: str | Path | None = None) -> Language:
     `doc.spans["nmsnlp"]` are the mentions; `nmsnlp.extract` is the fast way to get mention records."""
     with warnings.catch_warnings():  # spaCy may import medspaCy while scanning entry points
         nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": "nmsnlp.clinical_tokenizer.v1"}}})
+    nlp.max_length = 5_000_000  # = extractor.MAX_TRIGGER_CHARS: only trigger sentences are tokenized, no parser
     for name in PIPE_NAMES:
         nlp.add_pipe(name)
     folder = str(patterns_dir or default_patterns_dir())
