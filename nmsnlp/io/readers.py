@@ -113,6 +113,9 @@ def safe_str(value: Any) -> Any:
     return value
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def row_record(row: dict[str, Any], id_col: str, text_col: str, source: str,
                meta_names: dict[str, str] | None = None) -> NoteRecord:
     source = safe_str(source)
@@ -130,7 +133,7 @@ def row_record(row: dict[str, Any], id_col: str, text_col: str, source: str,
         rec.error = f"{source}: missing text in column {text_col!r}"
     elif not isinstance(text, str):
         rec.error = f"{source}: text is {type(text).__name__}, not a string"
-    elif any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text):
+    elif not text.isascii() and _ESCAPED_BYTE.search(text):  # bytes that were not UTF-8, kept by surrogateescape
         rec.text = None
         rec.error = f"{source}: text is not valid UTF-8"
     return rec
