@@ -88,9 +88,7 @@ def breakdown(notes: list[dict], out: Path) -> dict[str, float]:
     from nmsnlp.batch.assemble import assemble
     from nmsnlp.batch.partition import ChunkResult, scorer_for
     from nmsnlp.batch.parts import write_part
-    from nmsnlp.extraction.base import set_sentence_starts
     from nmsnlp.extraction.extractor import check_text, mentions_from_doc
-    from nmsnlp.extraction.text import section_at
     from nmsnlp.io.readers import read_notes
     from nmsnlp.scoring.features import compute
 
@@ -112,28 +110,20 @@ def breakdown(notes: list[dict], out: Path) -> dict[str, float]:
         t = time.perf_counter()
         headers, sentences = ex.structure.analyse(text)
         t1 = time.perf_counter()
-        candidates = [(s, e) for s, e in sentences if ex.mentions.has_trigger(text, s, e)]
+        candidates = ex.mentions.sentences_with_trigger(text, sentences)
         t2 = time.perf_counter()
         stages["structure"] += t1 - t
         stages["candidates"] += t2 - t1
         if not candidates:
             continue
-        pieces, seg = [], []
-        pos = 0
-        for s, e in candidates:
-            seg.append(pos)
-            pieces.append(text[s:e])
-            pos += e - s + 1
-        doc = ex.nlp.make_doc("\n".join(pieces))
-        set_sentence_starts(doc, seg)
-        doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg)]
+        doc, to_orig = ex.condensed_doc(text, headers, candidates, rec.note_id)  # the extractor's own steps
         t3 = time.perf_counter()
         stages["tokenize"] += t3 - t2
         for name, key in (("nmsnlp_mentions", "match"), ("nmsnlp_context", "context"), ("nmsnlp_assertion", "assertion")):
             t = time.perf_counter()
             doc = pipes[name](doc)
             stages[key] += time.perf_counter() - t
-        mentions = mentions_from_doc(doc, rec.note_id)
+        mentions = ex._finish(mentions_from_doc(doc, rec.note_id, to_orig), rec.text)
         t = time.perf_counter()
         feats = compute(mentions, scorer.drug_classes)
         t4 = time.perf_counter()

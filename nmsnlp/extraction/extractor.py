@@ -126,7 +126,15 @@ class Extractor:
         candidates = self.mentions.sentences_with_trigger(text, sentences)
         if not candidates:
             return []
-        # the condensed text: candidate sentences joined by newlines
+        doc, to_orig = self.condensed_doc(text, headers, candidates, note_id)
+        for _name, proc in self._later:
+            doc = proc(doc)
+        return self._finish(mentions_from_doc(doc, note_id, to_orig), original)
+
+    def condensed_doc(self, text: str, headers: list[list[Any]], candidates: list[tuple[int, int]],
+                      note_id: str | None = None) -> tuple[Doc, Any]:
+        """The candidate sentences joined by newlines, tokenized, with their sentence starts, sections and
+        line numbers set; and the function that maps a Doc offset back to the note's."""
         pieces, seg_cond, seg_orig = [], [], []
         pos = 0
         for s, e in candidates:
@@ -143,14 +151,12 @@ class Extractor:
         set_sentence_starts(doc, seg_cond)
         doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg_cond)]
         doc._.nmsnlp_lines = [[c, n] for c, n in zip(seg_cond, line_numbers(text, seg_orig))]
-        for _name, proc in self._later:
-            doc = proc(doc)
 
         def to_orig(p: int) -> int:
             k = bisect.bisect_right(seg_cond, p) - 1
             return seg_orig[k] + (p - seg_cond[k])
 
-        return self._finish(mentions_from_doc(doc, note_id, to_orig), original)
+        return doc, to_orig
 
     @staticmethod
     def _finish(mentions: list[Mention], text: str) -> list[Mention]:
