@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "979cb23cf12a92a1b544aec72afe9c416972997ffb516f37e60a12a10729a5f8"
+SHIPPED_MODEL_SHA256 = "a03fadc7bcaec6e450f1760babe0499bc6775b13ee83ac2229b18eadc96998e5"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
