@@ -188,3 +188,17 @@ def test_evaluate_prints_the_model_beside_three_baselines():
     model_line = next(line for line in result.output.splitlines() if line.startswith("nmsnlp model"))
     auroc = float(model_line.split(")")[1].split()[0])
     assert auroc >= 0.95
+
+
+@pytest.mark.parametrize(("text", "final"), [
+    ("On haloperidol; T 40.1, rigid, CK 9,000. Working diagnosis NMS. Final diagnosis: serotonin syndrome.", True),
+    ("Febrile and rigid on haloperidol. NMS ruled out. Impression: methamphetamine toxicity.", True),
+    ("Sepsis was considered first. Then NMS after haloperidol, treated with dantrolene.", False),
+    ("NMS after haloperidol, complicated by aspiration pneumonia.", False),  # an infection often complicates NMS
+    ("NMS after haloperidol. Serotonin syndrome unlikely.", False),
+])
+def test_the_latest_word_on_the_diagnosis_is_a_feature(text, final):
+    from nmsnlp.extraction.pipeline import drug_classes, load
+
+    features = note_features(nmsnlp.extract(text), drug_classes(load()))
+    assert bool(features.get("dx:final_alternative")) is final

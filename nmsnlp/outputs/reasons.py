@@ -273,6 +273,7 @@ def _phrases() -> dict[str, Phrase]:
         "nms:uncertain": _fixed("NMS suspected or in the differential"),
         "nms:negated": _fixed("NMS ruled out"),
         "nms:latest_negated": _fixed("the latest assessment rules NMS out"),
+        "dx:final_alternative": _fixed("the latest diagnosis is a look-alike"),
         "nms:historical": _fixed("a past NMS episode mentioned"),
         "nms:hypothetical": _fixed("NMS mentioned as a risk or precaution"),
         "nms:family": _fixed("NMS in a relative"),

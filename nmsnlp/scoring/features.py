@@ -34,7 +34,7 @@ from .view import (
     values_of,
 )
 
-FEATURE_SCHEMA_VERSION = "4"
+FEATURE_SCHEMA_VERSION = "5"
 
 SYMPTOMS = (
     "fever", "rigidity", "altered_mental_status", "diaphoresis", "tachycardia", "autonomic_instability",
@@ -63,6 +63,7 @@ FEATURES: dict[str, str] = {
     "nms:uncertain": "NMS named as possible, suspected, in the differential",
     "nms:negated": "NMS named and ruled out or denied",
     "nms:latest_negated": "the note's latest assessment of NMS rules it out (an earlier 'r/o NMS' or 'likely NMS' was revised)",
+    "dx:final_alternative": "the note's latest diagnosis among NMS and its look-alikes is a look-alike, stated without a hedge",
     "nms:historical": "NMS named as a past episode",
     "nms:hypothetical": "NMS named as a risk, precaution or education",
     "nms:family": "NMS in a relative",
@@ -109,12 +110,13 @@ FEATURES: dict[str, str] = {
 # discriminating sign), 0 neutral (free). A past episode never argues a current one down (>= 0).
 _AGAINST = {
     *(f"neg:{c}" for c in NEGATED_SIGNS), *(f"dx:{c}" for c in DIFFERENTIALS), "nms:negated", "nms:latest_negated",
-    "sym:clonus", "sym:hyperreflexia", "combo:ss_with_signs", "combo:mh_with_anesthesia", "combo:sepsis_with_source",
+    "dx:final_alternative", "sym:clonus", "sym:hyperreflexia", "combo:ss_with_signs", "combo:mh_with_anesthesia", "combo:sepsis_with_source",
 }
 _NEUTRAL = {
     *(f"dxq:{c}" for c in DIFFERENTIALS), *(f"sym:{c}" for c in (*EXTRAPYRAMIDAL, "catatonia", "hypotension")),
     "nms:hypothetical", "nms:family", "drug:lithium", "drug:dopaminergic_active", "drug:vmat2",
 }
+_FINAL_ALTERNATIVES = frozenset(c for c in DIFFERENTIALS if c != "infection")  # an infection often complicates NMS
 FEATURE_DIRECTION: dict[str, int] = {k: -1 if k in _AGAINST else 0 if k in _NEUTRAL else 1 for k in FEATURES}
 
 _DEPOT_WORDS = ("decanoate", " dec", "consta", "sustenna", "trinza", "hafyera", "maintena", "aristada", "relprevv",
@@ -195,6 +197,11 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
 
     named = [m for m in ms if m.concept in ("nms", "parkinsonism_hyperpyrexia")]
     assessed = [m for m in named if not (m.hypothetical or m.family or m.historical)]
+    # the latest word on the diagnosis: a look-alike stated after every naming of NMS ("Dx: methamphetamine toxicity")
+    verdicts = [m for m in ms if (m.concept in _FINAL_ALTERNATIVES or m.concept in ("nms", "parkinsonism_hyperpyrexia"))
+                and not (m.hypothetical or m.family or m.historical)]
+    if verdicts and verdicts[-1].concept in _FINAL_ALTERNATIVES and present(verdicts[-1]) and not verdicts[-1].uncertain:
+        put("dx:final_alternative", 1.0, [verdicts[-1]])
     if assessed and assessed[-1].negated and assessed[-1].concept == "nms":
         put("nms:latest_negated", 1.0, [assessed[-1]])
     if assessed and documents_nms(assessed[-1]):  # the note's latest assessment of a current episode decides

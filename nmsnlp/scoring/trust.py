@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "a03fadc7bcaec6e450f1760babe0499bc6775b13ee83ac2229b18eadc96998e5"
+SHIPPED_MODEL_SHA256 = "74be0531ae63950b5cc9162fab7865d5ce6859d43d220b937a225f95dd15395b"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
