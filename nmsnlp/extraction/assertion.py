@@ -31,6 +31,8 @@ _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "s
 _LIST_SECTIONS = {"medications", "discharge_medications"}
 _EPISODE_CONCEPTS = {"nms", "parkinsonism_hyperpyrexia"}
 _EPISODE_TREATMENTS = {"dantrolene", "bromocriptine"}
+_CURRENT_SECTIONS = {"assessment_plan", "problem_list"}  # where a note states its current diagnoses
+_ONGOING = re.compile(r"\b(?:resolving|improving|ongoing|evolving|worsening|hospital[ \t]+day|hd[ \t]*#?\d|day[ \t]+\d)", re.I)
 _HISTORICAL_SECTIONS = {"past_medical_history", "past_surgical_history", "social_history"}
 # sections whose findings are conditions, thresholds or teaching unless a sentence states them as the patient's
 _CONDITIONAL_SECTIONS = {"discharge_instructions": ("symptom", "diagnosis"),
@@ -132,6 +134,7 @@ class AssertionComponent(RuleComponent):
         self._earlier_episode_details(text, spans, bounds, sent_starts)
         lines = {start: line for start, line in (doc._.nmsnlp_lines or [])}
         self._earlier_episode_course(text, spans, bounds, sent_starts, lines)
+        self._only_an_earlier_episode(text, spans, bounds, sent_starts)
         return doc
 
     @staticmethod
@@ -184,6 +187,29 @@ class AssertionComponent(RuleComponent):
                     if b["category"] == "drug" and b["concept"] not in _EPISODE_TREATMENTS:
                         continue
                     span._.nmsnlp = {**b, "historical": True, "cues": {**b.get("cues", {}), "historical": "earlier episode's course"}}
+
+    @staticmethod
+    def _only_an_earlier_episode(text: str, spans: list[Span], bounds: list[tuple[int, int]], sent_starts: list[int]) -> None:
+        """A note that marks NMS as an earlier episode and nowhere speaks of it in present time: its NMS mentions
+        with no cue of their own are that episode too ("We previously cared for a man who developed NMS ..."),
+        except in an assessment or a problem list, which state the current diagnoses. One present-time word in
+        the sentence of any of its NMS mentions (now, presents, again, recurrent, this admission) keeps them all."""
+        episode = [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS
+                   and not (s._.nmsnlp["negated"] or s._.nmsnlp["family"] or s._.nmsnlp["hypothetical"])]
+        # an allergy entry does not tell an earlier episode: the current one is often entered there already
+        if not any(s._.nmsnlp["historical"] and s._.nmsnlp.get("section") != "allergies"
+                   and s._.nmsnlp.get("cues", {}).get("historical") != "allergy entry" for s in episode):
+            return
+        bare = [s for s in episode if not s._.nmsnlp["historical"]]
+        for span in bare:
+            lo, hi = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
+            if present_time_between(text, lo, hi) or _ONGOING.search(text, lo, hi) or affirmed_statement(text, lo, span.start_char):
+                return
+        for span in bare:
+            a = span._.nmsnlp
+            if a.get("section") in _CURRENT_SECTIONS:
+                continue
+            span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "the note's earlier episode"}}
 
     def _drug_status(self, text: str, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
         """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),

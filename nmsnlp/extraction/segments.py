@@ -65,7 +65,7 @@ _AFFIRM = re.compile(
     r"|\b(?:the[ \t]+)?reason[ \t]+(?:for[ \t]+your|you[ \t]+were)\b"
     r"|\b(?:your|the)[ \t]+(?:doctors?|team|care[ \t]+team|providers?)[ \t]+(?:think|thought|believe[ds]?|said|found|diagnosed)\b"
     r"|\bthis[ \t]+(?:was|is)[ \t]+(?:most[ \t]+)?(?:likely|probably)\b"
-    r"|\b(?:diagnos[ie]s|dx|indication|reason[ \t]+for[ \t]+(?:admission|order|visit))(?:[ \t]*#?[ \t]*\d{1,2})?[ \t]*:",
+    r"|\b(?:diagnos[ie]s|dx|indication|reason[ \t]+for[ \t]+(?:admission|hospitali[sz]ation|order|visit))(?:[ \t]*#?[ \t]*\d{1,2})?[ \t]*:",
     re.I,
 )
 
