@@ -167,7 +167,7 @@ _WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ 
 _AGE_OPENING = re.compile(r"[ \t]*(?:At|at)[ \t]+(?:the[ \t]+)?(?:age[ \t]+(?:of[ \t]+)?)?\d{1,2}\b(?![ \t]*(?:h|hours?|mg|%|:))")
 # an order cue after the item: "signs of NMS (fever, rigidity) -> notify MD", "T > 38.5: call MD"
 _PARAMETER_AFTER = re.compile(
-    r"[^;.]{0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?(?:notify|call|page|contact|alert|report[ \t]+to|"
+    r"[^;.]{0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?(?:notify|call|page|contact|alert|report(?:[ \t]+(?:to|same|immediately|promptly|right|at[ \t]+once))|"
     r"(?:go[ \t]+to[ \t]+(?:the[ \t]+)?)?(?:ed|er|emergency))\b(?![ \t]+(?:was|were|placed|made))",
     re.I,
 )
