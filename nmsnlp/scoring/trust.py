@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "6b77d05143a532d85fb0959cc8405f1ce38bd6c841d5961949ca12e5ade145eb"
+SHIPPED_MODEL_SHA256 = "3900ebc4de87be036b4a5f49e21681f2524ff3e4f1e97d339c1a974e1b57d29c"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
