@@ -131,6 +131,24 @@ class Header:
 
 # the instructions headers that also mark a list's lead-in line: teaching and warning words, not "follow-up"
 _TEACHING_WORDS = re.compile(r"side[ \t-]*effects?|warning|help|call|seek|return|come[ \t]+back|watch|emergency|precaution", re.I)
+# a form's "Label: value" rows: a past-history field among them ends with its row
+_FIELD_SECTIONS = {"past_medical_history", "past_surgical_history", "social_history", "family_history"}
+_FIELD_LABEL = re.compile(r"[ \t]*[A-Z][A-Za-z0-9 /&()'+\-]{1,40}:[ \t]*\S")
+
+
+def _field_row(text: str, end: int) -> bool:
+    """Whether the header ending at `end` carries its value on its own line and the next line is another
+    "Label: value" row (a form), so that the header is one field, not a section heading."""
+    nl = text.find("\n", end)
+    return nl != -1 and text[end:nl].strip() != "" and _FIELD_LABEL.match(text, nl + 1) is not None
+
+
+def _field_end(text: str, end: int) -> int | None:
+    """Where a field row is over: the start of the next line."""
+    nl = text.find("\n", end)
+    return None if nl == -1 else nl + 1
+
+
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _PARAMETER_LEAD = re.compile(
     r"\b(?:call|notify|page|contact|alert|hold|stop)\b[A-Za-z0-9 /&()'+\-]*\b(?:if|for|when|parameters?)[ \t]*$", re.I)
@@ -212,6 +230,8 @@ class SectionFinder:
                 continue
             start = m.start("phrase")
             found[start] = Header(start, m.end(), section)
+            if m.group("end") == ":" and section in _FIELD_SECTIONS and _field_row(text, m.end()):
+                lead_ins.add(start)  # "Medical history: PD, BPH" among other "Label: value" rows: a field
         for m in self._inline_headers(text):
             start = m.start("phrase")
             if start in found:
@@ -227,10 +247,13 @@ class SectionFinder:
         for i, h in enumerate(headers):
             out.append(h)
             if h.start in lead_ins:
-                blank = _BLANK_LINE.search(text, h.end)
                 nxt = headers[i + 1].start if i + 1 < len(headers) else len(text)
-                if blank is not None and blank.end() < nxt:
-                    out.append(Header(blank.end(), blank.end(), headers[i - 1].section if i > 0 else None))
+                end = _field_end(text, h.end) if h.section in _FIELD_SECTIONS else None
+                if end is None:
+                    blank = _BLANK_LINE.search(text, h.end)
+                    end = blank.end() if blank is not None else None
+                if end is not None and end < nxt:
+                    out.append(Header(end, end, headers[i - 1].section if i > 0 else None))
         return out
 
 
