@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "3900ebc4de87be036b4a5f49e21681f2524ff3e4f1e97d339c1a974e1b57d29c"
+SHIPPED_MODEL_SHA256 = "ed2c137f471ce945f5ae17c25a77a6ae77c23d27dc27a1640c2a70446fb45998"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
