@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 FLAGS = ("negated", "uncertain", "historical", "hypothetical", "family")
+NMS_CONCEPTS = ("nms", "parkinsonism_hyperpyrexia")  # NMS by name, and its dopaminergic-withdrawal form
 """The five assertion flags of contract section 4, in contract order."""
 
 CATEGORIES = ("drug", "symptom", "lab", "vital", "diagnosis", "procedure")

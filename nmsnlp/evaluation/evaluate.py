@@ -18,7 +18,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from ..extraction.extractor import Extractor
 from ..extraction.pipeline import drug_classes
-from ..records import Mention, present
+from ..records import NMS_CONCEPTS, Mention, present
 from ..scoring.criteria import criteria
 from ..scoring.features import note_features
 from ..scoring.model import Model
@@ -49,7 +49,6 @@ class Scored:
 BEDSIDE = ("symptom", "lab", "vital")
 
 
-NAMING = ("nms", "parkinsonism_hyperpyrexia")
 
 
 def terse_copy(s: Scored, classes: dict[str, str]) -> dict[str, float]:
@@ -61,7 +60,7 @@ def terse_copy(s: Scored, classes: dict[str, str]) -> dict[str, float]:
 def unnamed_copy(s: Scored, classes: dict[str, str]) -> dict[str, float]:
     """The features of a note with every naming of NMS removed: the same episode documented without being
     named (training augmentation, so the bedside picture carries weight of its own)."""
-    return note_features([m for m in s.mentions if m.concept not in NAMING], classes)
+    return note_features([m for m in s.mentions if m.concept not in NMS_CONCEPTS], classes)
 
 
 def prepare(notes: list[dict[str, Any]], extractor: Extractor) -> list[Scored]:

@@ -7,7 +7,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from ..records import FLAGS
+from ..records import FLAGS, NMS_CONCEPTS
 from .base import CATEGORY_FLAG, SPAN_GROUP, RuleComponent, doc_text, sentence_bounds
 from .rules import RuleSet, TermScanner, norm_key
 from .segments import (
@@ -29,7 +29,7 @@ from .text import section_at
 
 _STATUS_PRECEDENCE = ("allergy", "stopped", "held", "increased", "decreased", "started", "active")
 _LIST_SECTIONS = {"medications", "discharge_medications"}
-_EPISODE_CONCEPTS = {"nms", "parkinsonism_hyperpyrexia"}
+_EPISODE_CONCEPTS = frozenset(NMS_CONCEPTS)
 _EPISODE_TREATMENTS = {"dantrolene", "bromocriptine"}
 _CURRENT_SECTIONS = {"assessment_plan", "problem_list"}  # where a note states its current diagnoses
 _ONGOING = re.compile(r"\b(?:resolving|improving|ongoing|evolving|worsening|hospital[ \t]+day|hd[ \t]*#?\d|day[ \t]+\d)", re.I)

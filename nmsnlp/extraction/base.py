@@ -26,6 +26,7 @@ from ..records import FLAGS
 from .rules import RuleSet, load_rules, write_rules
 
 SPAN_GROUP = "nmsnlp"
+MAX_TRIGGER_CHARS = 5_000_000  # the sentences with a trigger of one note, tokenized at once (spaCy max_length)
 TEXT_KEY = "nmsnlp_text"  # doc.user_data key: the text the fast path made the Doc from
 CONTEXT_ATTRS = {
     "NEGATED_EXISTENCE": "is_negated",

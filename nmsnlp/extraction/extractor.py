@@ -20,13 +20,12 @@ from spacy.tokens import Doc
 
 from ..errors import NoteError
 from ..records import Mention
-from .base import SPAN_GROUP, TEXT_KEY, set_sentence_starts
+from .base import MAX_TRIGGER_CHARS, SPAN_GROUP, TEXT_KEY, set_sentence_starts
 from .text import line_numbers, section_at
 
 log = logging.getLogger(__name__)
 
 MAX_NOTE_CHARS = 50_000_000
-MAX_TRIGGER_CHARS = 5_000_000  # the sentences with a trigger, tokenized at once (spaCy's max_length is set to this)
 # a run of 64 or more characters that are neither word characters nor white space; written with its first
 # character apart (the same matches) so that the regex engine skips in C to the next such character
 _LONG_RUN = re.compile(r"[^\w\s][^\w\s]{63,}")

@@ -14,6 +14,7 @@ from . import context as _context  # noqa: F401
 from . import mentions as _mentions  # noqa: F401
 from . import structure as _structure  # noqa: F401
 from . import tokenizer as _tokenizer  # noqa: F401  (registers the tokenizer)
+from .base import MAX_TRIGGER_CHARS
 from .rules import default_patterns_dir
 
 PIPE_NAMES = ("nmsnlp_structure", "nmsnlp_mentions", "nmsnlp_context", "nmsnlp_assertion")
@@ -25,7 +26,7 @@ def load(patterns_dir: str | Path | None = None) -> Language:
     `doc.spans["nmsnlp"]` are the mentions; `nmsnlp.extract` is the fast way to get mention records."""
     with warnings.catch_warnings():  # spaCy may import medspaCy while scanning entry points
         nlp = spacy.blank("en", config={"nlp": {"tokenizer": {"@tokenizers": "nmsnlp.clinical_tokenizer.v1"}}})
-    nlp.max_length = 5_000_000  # = extractor.MAX_TRIGGER_CHARS: only trigger sentences are tokenized, no parser
+    nlp.max_length = MAX_TRIGGER_CHARS  # only trigger sentences are tokenized, and there is no parser
     for name in PIPE_NAMES:
         nlp.add_pipe(name)
     folder = str(patterns_dir or default_patterns_dir())

@@ -135,7 +135,7 @@ def affirmed_statement(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence states the item as this patient's before it ("you were treated for",
     "Diagnosis:"), which an instructions or orders section does not turn hypothetical."""
     m = _AFFIRM.search(text, sent_start, start)
-    return m is not None and _CONDITION_BEFORE.search(text, max(sent_start, m.start() - 20), m.start()) is None
+    return m is not None and not _conditioned(text, sent_start, m.start())
 
 
 def affirmed_directly(text: str, sent_start: int, start: int) -> bool:
@@ -144,8 +144,12 @@ def affirmed_directly(text: str, sent_start: int, start: int) -> bool:
     last = None
     for m in _AFFIRM.finditer(text, sent_start, start):
         last = m
-    return (last is not None and _CONDITION_BEFORE.search(text, max(sent_start, last.start() - 20), last.start()) is None
-            and _MODAL.search(text, last.end(), start) is None)
+    return last is not None and not _conditioned(text, sent_start, last.start()) and _MODAL.search(text, last.end(), start) is None
+
+
+def _conditioned(text: str, sent_start: int, pos: int) -> bool:
+    """Whether a condition or a modal stands right before `pos` ("if you had", "could have caused")."""
+    return _CONDITION_BEFORE.search(text, max(sent_start, pos - 20), pos) is not None
 
 
 _MODAL = re.compile(r"\b(?:can|could|may|might|would|rarely|risk|if|unless|should)\b", re.I)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..records import NMS_CONCEPTS
 from .criteria import CriteriaResult, criteria
 from .view import (
     D2_CLASSES,
@@ -195,10 +196,9 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
         if len(asserted) == len(nms):
             put("nms:asserted_only", 1.0, asserted)
 
-    named = [m for m in ms if m.concept in ("nms", "parkinsonism_hyperpyrexia")]
-    assessed = [m for m in named if not (m.hypothetical or m.family or m.historical)]
+    assessed = [m for m in ms if m.concept in NMS_CONCEPTS and not (m.hypothetical or m.family or m.historical)]
     # the latest word on the diagnosis: a look-alike stated after every naming of NMS ("Dx: methamphetamine toxicity")
-    verdicts = [m for m in ms if (m.concept in _FINAL_ALTERNATIVES or m.concept in ("nms", "parkinsonism_hyperpyrexia"))
+    verdicts = [m for m in ms if (m.concept in _FINAL_ALTERNATIVES or m.concept in NMS_CONCEPTS)
                 and not (m.hypothetical or m.family or m.historical)]
     if verdicts and verdicts[-1].concept in _FINAL_ALTERNATIVES and present(verdicts[-1]) and not verdicts[-1].uncertain:
         put("dx:final_alternative", 1.0, [verdicts[-1]])

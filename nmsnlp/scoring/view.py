@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..extraction.values import CK_DEFAULT_ULN as DEFAULT_CK_ULN  # U/L, when the note gives no reference range
-from ..records import present
+from ..records import NMS_CONCEPTS, present
 
 D2_CLASSES = ("typical_high_potency", "typical_other", "atypical", "antiemetic_d2", "other_d2", "vmat2")
 DIFFERENTIALS = (
@@ -84,7 +84,7 @@ def documents_nms(m: M) -> bool:
     hyperpyrexia syndrome): NMS present (not negated, hypothetical, historical or
     a relative's) and either unhedged or hedged as the leading diagnosis ("likely", "probable", "presumed",
     "working diagnosis")."""
-    if m.concept not in ("nms", "parkinsonism_hyperpyrexia") or not present(m):
+    if m.concept not in NMS_CONCEPTS or not present(m):
         return False
     return not m.uncertain or any(c in LEADING_HEDGES for c in m.cue("uncertain").split("; "))
 
