@@ -134,7 +134,8 @@ class AssertionComponent(RuleComponent):
         self._earlier_episode_details(text, spans, bounds, sent_starts)
         lines = {start: line for start, line in (doc._.nmsnlp_lines or [])}
         self._earlier_episode_course(text, spans, bounds, sent_starts, lines)
-        self._only_an_earlier_episode(text, spans, bounds, sent_starts)
+        if self._only_an_earlier_episode(text, spans, bounds, sent_starts):
+            self._earlier_episode_details(text, spans, bounds, sent_starts)  # the details told with those mentions
         return doc
 
     @staticmethod
@@ -189,27 +190,31 @@ class AssertionComponent(RuleComponent):
                     span._.nmsnlp = {**b, "historical": True, "cues": {**b.get("cues", {}), "historical": "earlier episode's course"}}
 
     @staticmethod
-    def _only_an_earlier_episode(text: str, spans: list[Span], bounds: list[tuple[int, int]], sent_starts: list[int]) -> None:
+    def _only_an_earlier_episode(text: str, spans: list[Span], bounds: list[tuple[int, int]], sent_starts: list[int]) -> bool:
         """A note that marks NMS as an earlier episode and nowhere speaks of it in present time: its NMS mentions
         with no cue of their own are that episode too ("We previously cared for a man who developed NMS ..."),
         except in an assessment or a problem list, which state the current diagnoses. One present-time word in
-        the sentence of any of its NMS mentions (now, presents, again, recurrent, this admission) keeps them all."""
+        the sentence of any of its NMS mentions (now, presents, again, recurrent, this admission) keeps them all.
+        Whether it marked any."""
         episode = [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS
                    and not (s._.nmsnlp["negated"] or s._.nmsnlp["family"] or s._.nmsnlp["hypothetical"])]
         # an allergy entry does not tell an earlier episode: the current one is often entered there already
         if not any(s._.nmsnlp["historical"] and s._.nmsnlp.get("section") != "allergies"
                    and s._.nmsnlp.get("cues", {}).get("historical") != "allergy entry" for s in episode):
-            return
+            return False
         bare = [s for s in episode if not s._.nmsnlp["historical"]]
         for span in bare:
             lo, hi = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
             if present_time_between(text, lo, hi) or _ONGOING.search(text, lo, hi) or affirmed_statement(text, lo, span.start_char):
-                return
+                return False
+        marked = False
         for span in bare:
             a = span._.nmsnlp
             if a.get("section") in _CURRENT_SECTIONS:
                 continue
             span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "the note's earlier episode"}}
+            marked = True
+        return marked
 
     def _drug_status(self, text: str, span: Span, drugs: list[Span], sent: tuple[int, int]) -> str | None:
         """The status cue nearest the drug: before it (back to the previous drug, a ';' or 'but'),

@@ -171,7 +171,9 @@ _WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ 
 _AGE_OPENING = re.compile(r"[ \t]*(?:At|at)[ \t]+(?:the[ \t]+)?(?:age[ \t]+(?:of[ \t]+)?)?\d{1,2}\b(?![ \t]*(?:h|hours?|mg|%|:))")
 # an order cue after the item: "signs of NMS (fever, rigidity) -> notify MD", "T > 38.5: call MD"
 _PARAMETER_AFTER = re.compile(
-    r"[^;.]{0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?(?:notify|call|page|contact|alert|report(?:[ \t]+(?:to|same|immediately|promptly|right|at[ \t]+once))|"
+    r"[^;.]{0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?"
+    r"(?:(?:stop|hold|skip)[ \t]+(?:the[ \t]+)?(?:med(?:ication)?s?|medicines?|dose|pills?|injections?)[ \t]*(?:and|,|&|\+)[ \t]*)?"  # "-> stop med and go to ED"
+    r"(?:notify|call|page|contact|alert|report(?:[ \t]+(?:to|same|immediately|promptly|right|at[ \t]+once))|"
     r"(?:go[ \t]+to[ \t]+(?:the[ \t]+)?)?(?:ed|er|emergency))\b(?![ \t]+(?:was|were|placed|made))",
     re.I,
 )
@@ -241,7 +243,9 @@ def dated_before(text: str, clause_start: int, start: int) -> bool:
 # treated with dantrolene"), unless a present-time word lies between ("hx NMS 2017, now febrile and rigid")
 _PRESENT_TIME = re.compile(
     r"\b(?:now|currently|current|today|tonight|presents?|presenting|presented|this[ \t]+(?:admission|time|visit|episode)|"
-    r"again|recurren(?:t|ce)|new|since[ \t]+(?:yesterday|admission|this)|on[ \t]+arrival|admitted|readmitted)\b",
+    r"again|recurren(?:t|ce)|new|since[ \t]+(?:yesterday|admission|this)|on[ \t]+arrival|"
+    # an admission dated to a month or a year tells an earlier stay: "admitted 10/2021 for mania"
+    r"(?:re)?admitted(?![ \t]+(?:in[ \t]+)?(?:(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)(?:19|20)\d{2}|(?:19|20)\d{2})(?![\d/])))\b",
     re.I,
 )
 

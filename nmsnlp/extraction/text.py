@@ -152,6 +152,11 @@ def _field_end(text: str, end: int) -> int | None:
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _PARAMETER_LEAD = re.compile(
     r"\b(?:call|notify|page|contact|alert|hold|stop)\b[A-Za-z0-9 /&()'+\-]*\b(?:if|for|when|parameters?)[ \t]*$", re.I)
+# a consent form's list of the risks discussed: "Risks/benefits reviewed (check each discussed):", "Side effects
+# discussed include:" (not "Risk factors:" or "Risk assessment:", which are the patient's)
+_RISK_LEAD = re.compile(
+    r"\b(?:risks?(?![ \t-]*(?:factors?|assessment|level|score|stratification))|side[ \t-]*effects?|adverse[ \t]+effects?)\b"
+    r"[A-Za-z0-9 /&()'+,\-]*\b(?:reviewed|discussed|explained|counsel(?:l)?ed|covered|include[sd]?|including|consent)\b", re.I)
 _PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS)[ \t]+[A-Z]")
 _POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
 
@@ -215,6 +220,9 @@ class SectionFinder:
             section = self._section(phrase)
             if section is None and self._teaching_lead_in(phrase):
                 section = "discharge_instructions"
+                lead_ins.add(m.start("phrase"))
+            if section is None and m.group("end") == ":" and _RISK_LEAD.search(phrase):
+                section = "discharge_instructions"  # the risks taught, each a teaching point, checked or not
                 lead_ins.add(m.start("phrase"))
             if section is None and m.group("end") == ":" and _PARAMETER_LEAD.search(phrase):
                 section = "orders"  # "HOLD CLOZAPINE AND CALL PRESCRIBER IF:", "Notify MD for:"

@@ -113,6 +113,7 @@ _NOT_A_VALUE = re.compile(
 )
 _VITALS = frozenset({"temperature", "heart_rate", "blood_pressure", "respiratory_rate"})
 _EXPONENT = re.compile(r"[eE][+-]?\d")
+_CLOCK_TIME = re.compile(r"0\d{3}")  # four digits with a leading zero: a 24-hour time (0900), never a reading
 _SEX_AFTER = re.compile(r"[MF](?![A-Za-z])")
 _SPACED_THOUSANDS = re.compile(r"\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?!\d|[,.]\d)")
 _ULN_MULTIPLE = re.compile(r"[ \t]*(?:x|×|times|-fold|fold)[ \t]*(?:the[ \t]+)?(?i:uln|upper[ \t]+limit(?:[ \t]+of[ \t]+normal)?|normal)")
@@ -145,6 +146,8 @@ def _number_at(concept: str, text: str, pos: int, limit: int) -> tuple[float, in
     m = m or re.compile(rf"(?:{_NUM})").match(text, pos, limit)
     if not m:
         return None
+    if _CLOCK_TIME.fullmatch(m.group()):
+        return None  # "Repeat CK 0900": a clock time, not a value
     n = _num(re.sub(r"[ \u00a0\u2009\u202f]", "", m.group()))
     end = m.end()
     if _NOT_A_VALUE.match(text, end, limit) or (concept != "temperature" and _SEX_AFTER.match(text, end, limit)):
