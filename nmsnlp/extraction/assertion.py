@@ -233,7 +233,10 @@ class AssertionComponent(RuleComponent):
         hi_limit = same[last + 1].start_char if last + 1 < len(same) else sent_end
         start, end = same[first].start_char, same[last].end_char
         lo = max(lo_limit, start - self.status_window)
-        hi = min(hi_limit, end + self.status_window)
+        # a relative clause after the drug does not count against the window: "Haloperidol, which had been
+        # requested by the emergency team, was withheld"
+        rel = _RELATIVE_CLAUSE.match(text, end, hi_limit)
+        hi = min(hi_limit, (rel.end() if rel else end) + self.status_window)
         cut = None
         for brk in _CLAUSE_BREAK.finditer(text, lo, start):
             cut = brk.end()
@@ -258,6 +261,7 @@ _COMPLETED_COURSE = re.compile(
     r"per[ \t]+(?:the[ \t]+)?(?:pt'?s|patient'?s|outside|old|prior)[ \t]+(?:hospital[ \t]+)?records?)\b",
     re.I,
 )
+_RELATIVE_CLAUSE = re.compile(r",[ \t]+(?:which|that|who)\b[^,;.()]{0,80},", re.I)
 _JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
 
