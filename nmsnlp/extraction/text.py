@@ -143,12 +143,19 @@ def _field_row(text: str, end: int) -> bool:
     return nl != -1 and text[end:nl].strip() != "" and _FIELD_LABEL.match(text, nl + 1) is not None
 
 
+def _value_on_line(text: str, end: int) -> bool:
+    """Whether the header ending at `end` has its value on its own line ("PMH: schizophrenia, DM2")."""
+    nl = text.find("\n", end)
+    return text[end : nl if nl != -1 else len(text)].strip() != ""
+
+
 def _field_end(text: str, end: int) -> int | None:
     """Where a field row is over: the start of the next line."""
     nl = text.find("\n", end)
     return None if nl == -1 else nl + 1
 
 
+_CONTENT = re.compile(r"\S")
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _PARAMETER_LEAD = re.compile(
     r"\b(?:call|notify|page|contact|alert|hold|stop)\b[A-Za-z0-9 /&()'+\-]*\b(?:if|for|when|parameters?)[ \t]*$", re.I)
@@ -158,6 +165,10 @@ _RISK_LEAD = re.compile(
     r"\b(?:risks?(?![ \t-]*(?:factors?|assessment|level|score|stratification))|side[ \t-]*effects?|adverse[ \t]+effects?)\b"
     r"[A-Za-z0-9 /&()'+,\-]*\b(?:reviewed|discussed|explained|counsel(?:l)?ed|covered|include[sd]?|including|consent)\b", re.I)
 _PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS)[ \t]+[A-Z]")
+# a time, a date or a recency word around a header phrase: "Vitals at 1930", "LAST VITAL SIGNS", "Labs (3/4)"
+_HEADER_QUALIFIERS = re.compile(
+    r"^(?i:last|latest|most[ \t]+recent|recent|initial|repeat|current|today'?s)[ \t]+"
+    r"|[ \t]+(?:at|@|on|from)[ \t]+\d[\d:/.\-]*(?:[ \t]*(?:h|hrs|am|pm))?$|[ \t]*\([^()]*\d[^()]*\)$", re.I)
 _POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
 
 
@@ -193,6 +204,10 @@ class SectionFinder:
         if phrase in self._sections:
             return self._sections[phrase]
         section = self._lookup.get(norm_key(phrase)) or self._lookup.get(norm_key(_POSSESSIVE.sub("", phrase.lower())))
+        if section is None:  # "Vitals at 1930", "LAST VITAL SIGNS", "Labs (3/4)": a known header, qualified
+            bare = _HEADER_QUALIFIERS.sub("", phrase)
+            if bare != phrase and bare:
+                section = self._lookup.get(norm_key(bare))
         if len(self._sections) < 100_000:
             self._sections[phrase] = section
         return section
@@ -215,6 +230,7 @@ class SectionFinder:
     def find(self, text: str) -> list[Header]:
         found: dict[int, Header] = {}
         lead_ins: set[int] = set()  # list lead-ins: their section lasts to the next blank line
+        rows: set[int] = set()  # form fields among other "Label: value" rows: their section lasts to the line's end
         for m in self._LINE.finditer(text):
             phrase = m.group("phrase")
             section = self._section(phrase)
@@ -239,7 +255,11 @@ class SectionFinder:
             start = m.start("phrase")
             found[start] = Header(start, m.end(), section)
             if m.group("end") == ":" and section in _FIELD_SECTIONS and _field_row(text, m.end()):
-                lead_ins.add(start)  # "Medical history: PD, BPH" among other "Label: value" rows: a field
+                rows.add(start)  # "Medical history: PD, BPH" among other "Label: value" rows: a field
+            if section == "allergies" or (section in _FIELD_SECTIONS and m.group("end") == ":" and _value_on_line(text, m.end())):
+                # an allergy list, or a past-history field with its value on its line ("PMH: schizophrenia, DM2"),
+                # ends at the next blank line: what follows is neither a reaction nor the past
+                lead_ins.add(start)
         for m in self._inline_headers(text):
             start = m.start("phrase")
             if start in found:
@@ -247,18 +267,21 @@ class SectionFinder:
             section = self._section(m.group("phrase"))
             if section is not None:
                 found[start] = Header(start, m.end(), section)
+                if section == "allergies" or section in _FIELD_SECTIONS:  # "... cellulitis. PMH: schizophrenia, DM2"
+                    lead_ins.add(start)
         headers = [found[k] for k in sorted(found)]
-        if not lead_ins:
+        if not lead_ins and not rows:
             return headers
         # a list's lead-in governs its list: the section before it comes back at the next blank line
         out: list[Header] = []
         for i, h in enumerate(headers):
             out.append(h)
-            if h.start in lead_ins:
+            if h.start in lead_ins or h.start in rows:
                 nxt = headers[i + 1].start if i + 1 < len(headers) else len(text)
-                end = _field_end(text, h.end) if h.section in _FIELD_SECTIONS else None
+                end = _field_end(text, h.end) if h.start in rows else None
                 if end is None:
-                    blank = _BLANK_LINE.search(text, h.end)
+                    content = _CONTENT.search(text, h.end)  # the list's first entry (a blank line may come first)
+                    blank = _BLANK_LINE.search(text, content.start() if content else h.end)
                     end = blank.end() if blank is not None else None
                 if end is not None and end < nxt:
                     out.append(Header(end, end, headers[i - 1].section if i > 0 else None))
