@@ -154,7 +154,12 @@ class AssertionComponent(RuleComponent):
                 if not (sent[0] <= span.start_char < sent[1]):
                     continue
                 lo, hi = sorted((anchor.end_char, span.start_char))
-                if same_clause(text, lo, hi) and not present_time_between(text, lo, hi):
+                if present_time_between(text, lo, hi):
+                    continue
+                # its clause, or a later clause of the sentence that tells a course already run ("...; at that time
+                # he had fever of 39.6 °C, severe rigidity and CK of 18,000 U/L")
+                if same_clause(text, lo, hi) or (span.start_char > anchor.end_char
+                                                 and _course_clause(text, sent[0], span.start_char, sent[1])):
                     span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "earlier episode"}}
 
     @staticmethod
@@ -262,6 +267,12 @@ _COMPLETED_COURSE = re.compile(
     re.I,
 )
 _RELATIVE_CLAUSE = re.compile(r",[ \t]+(?:which|that|who)\b[^,;.()]{0,80},", re.I)
+def _course_clause(text: str, sent_start: int, pos: int, sent_end: int) -> bool:
+    """Whether the clause (between ';'s) holding `pos` has a completed-course word before `pos`."""
+    lo = max(sent_start, text.rfind(";", sent_start, pos) + 1)
+    return _COMPLETED_COURSE.search(text, lo, pos) is not None
+
+
 _JOINER = re.compile(r"\s*(?:,|/|&|\+|and|or|,\s*and|,\s*or)\s*", re.I)
 _CLAUSE_BREAK = re.compile(r";|\.(?=\s|$)|\bbut\b|\bhowever\b|\bwhile\b(?!\s+npo)|\bwhereas\b", re.I)
 
