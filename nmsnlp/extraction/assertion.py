@@ -79,7 +79,9 @@ class AssertionComponent(RuleComponent):
             flags, cues = _modifier_flags(span)
             fixed = attrs.pop("fixed", {})
             flags.update(fixed)
-            cues.update({f: f"rule {attrs['rule']}" for f, on in fixed.items() if on})
+            for f, on in fixed.items():  # the rule's own flag, beside the cue of any modifier ("likely ... NMS-like")
+                if on:
+                    cues[f] = f"{cues[f]}; rule {attrs['rule']}" if f in cues else f"rule {attrs['rule']}"
 
             if flags["hypothetical"] and attrs["category"] in ("diagnosis", "symptom") and affirmed_directly(
                 text, sent[0], span.start_char
