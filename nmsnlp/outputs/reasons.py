@@ -312,6 +312,8 @@ def _phrases() -> dict[str, Phrase]:
         "combo:exposure_fever_rigidity": _exposure_fever_rigidity,
         "combo:exposure_and_core": _core,
         "criteria_points": lambda ms, v, c: f"consensus criteria {round(v * 100)} of 100 points",
+        "criteria:over_74": _fixed("consensus criteria at or over 74 points (the validated cut-off)"),
+        "combo:full_picture": _fixed("the full picture after exposure: fever, rigidity, and altered mental status or a CK rise, with no other diagnosis"),
     }
     return p
 
@@ -362,7 +364,7 @@ FAMILIES = (
     ("tx:stop_drug", "drug:d2_stopped"),
     (*(f"drug:{c}" for c in ("typical_high_potency", "typical_other", "atypical", "antiemetic_d2", "other_d2", "vmat2")),
      "drug:d2_count", "drug:d2_any"),
-    ("combo:exposure_fever_rigidity", "combo:exposure_and_core"),
+    ("combo:full_picture", "combo:exposure_fever_rigidity", "combo:exposure_and_core"),
     ("val:sbp_over_160", "val:bp_range_40"),
 )
 _FAMILY = {f: (i, rank) for i, fam in enumerate(FAMILIES) for rank, f in enumerate(fam)}

@@ -103,6 +103,8 @@ FEATURES: dict[str, str] = {
     "combo:exposure_fever_rigidity": "dopamine-antagonist exposure or dopaminergic withdrawal, with fever and rigidity",
     "combo:exposure_and_core": "exposure or withdrawal, with the number of core features (fever, rigidity, AMS, autonomic, CK x4) / 5",
     "criteria_points": "2011 consensus criteria points / 100 (nmsnlp.criteria)",
+    "criteria:over_74": "2011 consensus criteria points at or over 74, the best cut-off of the 2017 validation",
+    "combo:full_picture": "exposure or withdrawal, with fever, rigidity and altered mental status or a CK rise, no alternative diagnosis asserted",
 }
 
 
@@ -297,8 +299,15 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
                 backing("val:ck_x4", "qual:ck_very_high", "qual:ck_high")]
         put("combo:exposure_and_core", sum(bool(c) for c in core) / 5, trigger + [m for c in core for m in c])
 
+        alternative = any(k.startswith("dx:") and k[3:] in DIFFERENTIALS for k in f)
+        if fever and rigid and (core[2] or core[4]) and not alternative:
+            put("combo:full_picture", 1.0, trigger + fever + rigid + core[2] + core[4])
+
     crit = criteria(ms, drug_classes)
-    put("criteria_points", crit.points / 100, [m for s in crit.support.values() for m in s])
+    support = [m for s in crit.support.values() for m in s]
+    put("criteria_points", crit.points / 100, support)
+    if crit.points >= 74:
+        put("criteria:over_74", 1.0, support)
     unknown = set(f) - set(FEATURES)
     assert not unknown, f"undocumented features {unknown}"
     return Features(f, {k: tuple(dict.fromkeys(v)) for k, v in sup.items()}, crit)
