@@ -19,6 +19,7 @@ from .segments import (
     dated_earlier,
     defined_term,
     in_parameter,
+    opens_dated,
     opens_with_age,
     opens_with_past_label,
     parameter_after,
@@ -138,7 +139,27 @@ class AssertionComponent(RuleComponent):
         self._earlier_episode_course(text, spans, bounds, sent_starts, lines)
         if self._only_an_earlier_episode(text, spans, bounds, sent_starts):
             self._earlier_episode_details(text, spans, bounds, sent_starts)  # the details told with those mentions
+        self._dated_sentences_of_an_earlier_episode(text, spans, bounds, sent_starts)
         return doc
+
+    @staticmethod
+    def _dated_sentences_of_an_earlier_episode(text: str, spans: list[Span], bounds: list[tuple[int, int]],
+                                               sent_starts: list[int]) -> None:
+        """In a note whose NMS episode is an earlier one only (every NMS mention that is present is historical, one
+        not only in an allergy entry), a sentence that opens with a year tells that time: its mentions are
+        historical ("In May 2024 she was admitted ...; her levodopa was missed and she developed fever to 39.6")."""
+        episode = [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS
+                   and not (s._.nmsnlp["negated"] or s._.nmsnlp["family"] or s._.nmsnlp["hypothetical"])]
+        if not episode or not all(s._.nmsnlp["historical"] for s in episode) or all(
+                s._.nmsnlp.get("cues", {}).get("historical") == "allergy entry" for s in episode):
+            return
+        for span in spans:
+            a = span._.nmsnlp
+            if a["historical"] or a["negated"] or a["family"] or a["hypothetical"]:
+                continue
+            lo = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1][0]
+            if opens_dated(text, lo, span.start_char):
+                span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "a dated sentence of the earlier episode"}}
 
     @staticmethod
     def _earlier_episode_details(text: str, spans: list[Span], bounds: list[tuple[int, int]], sent_starts: list[int]) -> None:

@@ -165,6 +165,8 @@ _DATED_AFTER = re.compile(
     r"[^.;()\n]{0,30}?(?:\([ \t]*(?:[A-Za-z]{3,9}\.?[ \t]+)?(?:19|20)\d{2}(?![\d/])|\([ \t]*\d{1,2}/(?:19|20)\d{2}(?!\d)"
     r"|[ \t,](?:in|during)[ \t]+(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}(?![\d/])"
     r"|[ \t,]\d{1,2}/(?:19|20)\d{2}(?![\d/]))"  # a month and year, no day: "NMS on risperidone 02/2023"
+    # a year after an arrow, also past a checklist's answer: "NMS: ( ) no (x) yes -> 2019, after haloperidol"
+    r"|[^.;\n]{0,40}?(?:->|→|=>)[ \t]*(?:[A-Za-z]{3,9}\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}(?![\d/])"
 )
 _WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ \t]*")
 # a sentence that opens with an age: "At 24 she developed NMS", "At age 19, ..."
@@ -237,6 +239,23 @@ def dated_before(text: str, clause_start: int, start: int) -> bool:
         lo = m.end()
     return (_YEAR_LABEL.match(text, lo, start) is not None or _YEAR_BEFORE.search(text, lo, start) is not None
             or _STAY_BEFORE.search(text, lo, start) is not None)
+
+
+def opens_dated(text: str, sent_start: int, start: int) -> bool:
+    """Whether the sentence opens with a year that dates it, across its ';' clauses, up to a word of the present
+    ("In May 2024 she was admitted for an obstruction; her levodopa was missed and she developed fever").
+    A case report dates its own episode so too: the caller decides when an opening year means the past."""
+    opening = _DATED_OPENING.match(text, sent_start, start)
+    return opening is not None and _STRICT_PRESENT.search(text, opening.end(), start) is None
+
+
+_DATED_OPENING = re.compile(
+    r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?"  # after a label: "Interval history: In May 2024 ..."
+    r"(?i:in|during|on|around|back[ \t]+in|since)[ \t]+(?:(?:early|mid|late)[ \t-]+)?"
+    r"(?:(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}\b(?![/\d])")
+_STRICT_PRESENT = re.compile(
+    r"\b(?:now|currently|today|tonight|presents?|presenting|this[ \t]+(?:admission|visit|episode|time)|on[ \t]+arrival|again)\b",
+    re.I)
 
 
 # a clause that tells an earlier NMS episode tells its details too ("NMS on haloperidol 2019, CK peak 41k,
