@@ -52,7 +52,7 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     if "\n" not in text and "\r" not in text:
         return [(0, len(text))]  # one line (many dictated notes): no scan
     spans, start = [], 0
-    for m in re.finditer(r"\r\n|\r|\n", text):
+    for m in _LINE_BREAK.finditer(text):
         spans.append((start, m.start()))
         start = m.end()
     spans.append((start, len(text)))
