@@ -1,10 +1,8 @@
 """nmsnlp_context: medspaCy's ConText, fed the project's rules from patterns/context.jsonl."""
 
-import bisect
 from collections.abc import Iterable
 from typing import Any
 
-import numpy
 from spacy.attrs import LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -95,27 +93,21 @@ class SentenceScopedMatcher:
             for w in words:
                 h = strings.add(w)
                 self.bits[col][h] = self.bits[col].get(h, 0) | 1 << k
-        self._lower_keys = numpy.array(sorted(self.bits[0]), dtype="uint64")
-        self._orth_keys = numpy.array(sorted(self.bits[1]), dtype="uint64")
 
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
         if not len(doc):
             return []
         lower_bits, orth_bits = self.bits
-        arr = doc.to_array([LOWER, ORTH, SENT_START])
-        starts = numpy.flatnonzero(arr[:, 2] == 1).tolist()
-        if not starts or starts[0] != 0:
-            starts = [0, *starts]
-        # only the few tokens that are in some word set are looked at (numpy.isin over the doc's columns,
-        # instead of two dict lookups per token in Python); each adds its bits to its sentence's
-        have = [0] * len(starts)
-        hit = numpy.flatnonzero(numpy.isin(arr[:, 0], self._lower_keys) | numpy.isin(arr[:, 1], self._orth_keys))
-        for i, lower, orth in zip(hit.tolist(), arr[hit, 0].tolist(), arr[hit, 1].tolist()):
-            have[bisect.bisect_right(starts, i) - 1] |= lower_bits.get(lower, 0) | orth_bits.get(orth, 0)
+        bounds: list[list[int]] = []  # [start, end, bits] per sentence
+        for i, (lower, orth, sent_start) in enumerate(doc.to_array([LOWER, ORTH, SENT_START]).tolist()):
+            if i == 0 or sent_start == 1:
+                if bounds:
+                    bounds[-1][1] = i
+                bounds.append([i, len(doc), 0])
+            bounds[-1][2] |= lower_bits.get(lower, 0) | orth_bits.get(orth, 0)
         out: list[tuple[int, int, int]] = []
-        ends = [*starts[1:], len(doc)]
-        for lo, hi, bits in zip(starts, ends, have):
-            if any(bits & need == need for need in self.needs):
+        for lo, hi, have in bounds:
+            if any(have & need == need for need in self.needs):
                 out.extend((key, lo + a, lo + b) for key, a, b in self.matcher(doc[lo:hi]))
         return out
 
