@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy
-from spacy.attrs import IDX, SENT_START
+from spacy.attrs import IDX, LENGTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -92,19 +92,16 @@ class RuleComponent:
 
 
 def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
-    """(start_char, end_char) of every sentence, from the sentence-start flags, in one array read."""
+    """(start_char, end_char) of every sentence, from the sentence-start flags, in one array read (the
+    end from the last token's offset and length, in numpy rather than a Token object per sentence)."""
     if not len(doc):
         return []
-    arr = doc.to_array([SENT_START, IDX]).astype("int64")
-    first = [i for i in numpy.flatnonzero(arr[:, 0] == 1).tolist()]
-    if not first or first[0] != 0:
-        first = [0, *first]
-    bounds = []
-    for k, i in enumerate(first):
-        j = first[k + 1] if k + 1 < len(first) else len(doc)
-        last = doc[j - 1]
-        bounds.append((int(arr[i, 1]), last.idx + len(last.text)))
-    return bounds
+    arr = doc.to_array([SENT_START, IDX, LENGTH]).astype("int64")
+    first = numpy.flatnonzero(arr[:, 0] == 1)
+    if not len(first) or first[0] != 0:
+        first = numpy.concatenate(([0], first))
+    last = numpy.append(first[1:], len(doc)) - 1
+    return list(zip(arr[first, 1].tolist(), (arr[last, 1] + arr[last, 2]).tolist()))
 
 
 def doc_text(doc: Doc) -> str:

@@ -15,7 +15,7 @@ from . import mentions as _mentions  # noqa: F401
 from . import structure as _structure  # noqa: F401
 from . import tokenizer as _tokenizer  # noqa: F401  (registers the tokenizer)
 from .base import MAX_TRIGGER_CHARS
-from .rules import default_patterns_dir
+from .rules import default_patterns_dir, load_rules
 
 PIPE_NAMES = ("nmsnlp_structure", "nmsnlp_mentions", "nmsnlp_context", "nmsnlp_assertion")
 
@@ -29,10 +29,12 @@ def load(patterns_dir: str | Path | None = None) -> Language:
     nlp.max_length = MAX_TRIGGER_CHARS  # only trigger sentences are tokenized, and there is no parser
     for name in PIPE_NAMES:
         nlp.add_pipe(name)
-    folder = str(patterns_dir or default_patterns_dir())
+    # the rule files are read and validated once, for all four components (what each one's initialize()
+    # would do on its own); a RuleSet is frozen, so sharing it is safe
+    rules = load_rules(patterns_dir or default_patterns_dir())
     for name in PIPE_NAMES:
         component: Any = nlp.get_pipe(name)
-        component.initialize(nlp=nlp, patterns_dir=folder)
+        component.set_rules(rules)
     return nlp
 
 

@@ -295,18 +295,23 @@ _SEP = "\x00"  # stands for "optional space or hyphen" inside a trie key
 
 
 _INNER_SEP = re.compile(r"(?<=[A-Za-z0-9])[\s\-]+(?=[A-Za-z0-9])")
+# compiled once: norm_key runs for every match of every scanner (re.sub with a pattern string looks the
+# compiled pattern up in re's cache on each call)
+_SPACES = re.compile(r"\s+")
+_SLASH_AMP = re.compile(r"\s*([/&])\s*")
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function, called on every scanner match; the same phrases come back
 def norm_key(text: str, case_sensitive: bool = False) -> str:
     """The lookup key of a matched phrase: spaces and hyphens between words removed, other runs of
     white space made one space, lower-cased unless case-sensitive."""
-    key = re.sub(r"\s+", " ", _INNER_SEP.sub("", re.sub(r"\s*([/&])\s*", r"\1", text.strip())))
+    key = _SPACES.sub(" ", _INNER_SEP.sub("", _SLASH_AMP.sub(r"\1", text.strip())))
     return key if case_sensitive else key.lower()
 
 
 def _trie_key(term: str) -> str:
     """A term as the trie spells it: _SEP for a space or hyphen between words, one space for other white space."""
-    return re.sub(r"\s+", " ", _INNER_SEP.sub(_SEP, term.strip()))
+    return _SPACES.sub(" ", _INNER_SEP.sub(_SEP, term.strip()))
 
 
 def _trie_regex(terms: Iterable[str]) -> str:

@@ -52,7 +52,7 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     if "\n" not in text and "\r" not in text:
         return [(0, len(text))]  # one line (many dictated notes): no scan
     spans, start = [], 0
-    for m in re.finditer(r"\r\n|\r|\n", text):
+    for m in _LINE_BREAK.finditer(text):
         spans.append((start, m.start()))
         start = m.end()
     spans.append((start, len(text)))
@@ -82,10 +82,12 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
     lines = _line_spans(text)
     in_table = False  # inside the rows of a table headed by a short line ending in ":"
     head = False
+    rows: list[int] = []  # the start of every table row (whose line is not looked into)
     for i, (ls, le) in enumerate(lines):
         line = text[ls:le]
         if (in_table or head) and DATED_ROW.fullmatch(line):
             in_table = True  # a row of the table: no boundary before it
+            rows.append(ls)
             continue
         stripped = line.rstrip()
         in_table, head = False, 0 < len(stripped) <= 61 and stripped.endswith(":")
@@ -100,13 +102,20 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
             )
             if not wrapped:
                 cuts.append(ls)
-        for m in _INLINE_END.finditer(line):
-            end = m.start()
-            # _WORD_BEFORE ends in "\.$" (a line holds no line break): no word unless a period ends here
-            w = _WORD_BEFORE.search(line, max(0, end - 24), end) if line[end - 1] == "." else None
-            if w and (w.group(1).lower().rstrip(".") in _ABBREV or len(w.group(1)) == 1):
-                continue
-            cuts.append(ls + m.end())
+    # Inline ends, in one scan of the whole text rather than one per line: a match of _INLINE_END holds
+    # only spaces and tabs and looks at no line break, so it finds in the text exactly what it finds in
+    # each line; the ends inside a table row are not taken (the rows are not looked into).
+    line_starts = [ls for ls, _le in lines]
+    for m in _INLINE_END.finditer(text):
+        end = m.start()
+        ls = line_starts[bisect.bisect_right(line_starts, end) - 1]
+        if rows and ls == rows[min(bisect.bisect_left(rows, ls), len(rows) - 1)]:
+            continue
+        # _WORD_BEFORE ends in "\.$" (a line holds no line break): no word unless a period ends here
+        w = _WORD_BEFORE.search(text, max(ls, end - 24), end) if end > ls and text[end - 1] == "." else None
+        if w and (w.group(1).lower().rstrip(".") in _ABBREV or len(w.group(1)) == 1):
+            continue
+        cuts.append(m.end())
     cuts.extend(header_starts)
     cuts = sorted(set(c for c in cuts if 0 < c < len(text)))
 

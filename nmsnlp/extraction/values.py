@@ -98,6 +98,9 @@ _TABLE_HEAD = re.compile(
     r"[ \t]*(?:\([ \t]*(?P<u>[^()\r\n]{1,12}?)[ \t]*\))?[ \t]*:[ \t]*(?=\r?\n)"
 )
 _LINE = re.compile(r"\r?\n([^\r\n]*)")
+_NUMBER_SPACES = re.compile(r"[ \u00a0\u2009\u202f]")
+_BLANKS = re.compile(r"[ \t]+")
+_THOUSANDS_CLOSE = re.compile(r"[kK]\s*[)\]]")
 _RANGE_DASH = re.compile(r"[ \t]*[-–][ \t]*")
 _DIASTOLIC = re.compile(r"[ \t]*/[ \t]*(\d+(?:\.\d+)?)(?:'?s)?")
 _TREND_STEP = re.compile(
@@ -134,21 +137,28 @@ def _num(text: str) -> float:
     return float(text.replace(",", ""))
 
 
+_DECIMAL_COMMA = re.compile(r"(\d{2,3}),(\d)(?!\d)")
+_NUMBER = re.compile(rf"(?:{_NUM})")
+_K_SUFFIX = re.compile(r"[ \t]?[kK](?![A-Za-z/])")
+_S_SUFFIX = re.compile(r"'?s(?![A-Za-z])")
+_SLASH_NUMBER = re.compile(r"[ \t]*/[ \t]*\d")
+
+
 def _number_at(concept: str, text: str, pos: int, limit: int) -> tuple[float, int, str] | None:
     """A number at pos: returns (number, end, suffix) where suffix is 'k' or 's' (as in '130s') or ''."""
     if concept == "temperature":
-        m = re.compile(r"(\d{2,3}),(\d)(?!\d)").match(text, pos, limit)
+        m = _DECIMAL_COMMA.match(text, pos, limit)
         if m:  # a European decimal comma: 39,5
             return float(f"{m.group(1)}.{m.group(2)}"), m.end(), ""
     m = None
     if concept in ("ck", "myoglobin"):  # "CK 12 450": thousands grouped by a space
         m = _SPACED_THOUSANDS.match(text, pos, limit)
-    m = m or re.compile(rf"(?:{_NUM})").match(text, pos, limit)
+    m = m or _NUMBER.match(text, pos, limit)
     if not m:
         return None
     if _CLOCK_TIME.fullmatch(m.group()):
         return None  # "Repeat CK 0900": a clock time, not a value
-    n = _num(re.sub(r"[ \u00a0\u2009\u202f]", "", m.group()))
+    n = _num(_NUMBER_SPACES.sub("", m.group()))
     end = m.end()
     if _NOT_A_VALUE.match(text, end, limit) or (concept != "temperature" and _SEX_AFTER.match(text, end, limit)):
         return None
@@ -159,11 +169,11 @@ def _number_at(concept: str, text: str, pos: int, limit: int) -> tuple[float, in
         x = _ULN_MULTIPLE.match(text, end, limit)
         if x:  # "CK 60x ULN": a multiple of the upper limit
             return n, x.end(), "uln"
-    k = re.compile(r"[ \t]?[kK](?![A-Za-z/])").match(text, end, limit)
+    k = _K_SUFFIX.match(text, end, limit)
     if k and concept in ("ck", "wbc", "myoglobin"):
         suffix, end = "k", k.end()
     else:
-        s = re.compile(r"'?s(?![A-Za-z])").match(text, end, limit)
+        s = _S_SUFFIX.match(text, end, limit)
         if s and concept in ("heart_rate", "blood_pressure", "respiratory_rate", "temperature"):
             suffix, end = "s", s.end()
     return n, end, suffix
@@ -228,7 +238,7 @@ def parse_value(
     comparator = None
     c = _COMPARATOR.match(text, i, limit)
     if c:
-        comparator = _CMP_MAP.get(re.sub(r"[ \t]+", " ", c.group("cmp").lower()))
+        comparator = _CMP_MAP.get(_BLANKS.sub(" ", c.group("cmp").lower()))
         i = c.end()
     if i - pos > max_gap + 12:
         return None
@@ -249,7 +259,7 @@ def parse_value(
             end = d.end()
         elif not systolic_only:
             return None
-    elif re.compile(r"[ \t]*/[ \t]*\d").match(text, end, limit) and concept in ("heart_rate", "respiratory_rate", "temperature"):
+    elif _SLASH_NUMBER.match(text, end, limit) and concept in ("heart_rate", "respiratory_rate", "temperature"):
         return None  # "HR 120/80" is a blood pressure written under the wrong label: not a heart rate
     unit_text = None
     um = _UNIT_RE[concept].match(text, end, limit)
@@ -281,7 +291,7 @@ def parse_value(
     r = None if concept in _VITALS else (_REF.match(text, j, limit) or _TABLE_REF.match(text, j, limit))
     if r:
         ref_high = _num(r.group("hi"))
-        if concept == "ck" and re.search(r"[kK]\s*[)\]]", r.group()):
+        if concept == "ck" and _THOUSANDS_CLOSE.search(r.group()):
             ref_high *= 1000
         if len(values) == 1:  # a trend may follow the reference range: "CK 4,300 (ref 20-200) -> 14,320"
             values.extend(_trend(concept, text, r.end(), limit, suffix, unit_text))

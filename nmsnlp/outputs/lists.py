@@ -35,7 +35,7 @@ def write_screening_list(index: ScoreIndex, out: Path, threshold: float | None =
     """screening_list.csv from the run's index, with the mentions in out/mentions.jsonl and the note text
     re-read from the input the run's manifest records. `threshold` defaults to that of the model the
     manifest names (the shipped one, or a folder given to `nmsnlp screen --model`)."""
-    from ..extraction.rules import cached_rules
+    from ..extraction.rules import default_patterns_dir, load_concepts
     from .reasons import explain, merged
     from .runfiles import mention_runs, mentions_for, run_model
 
@@ -47,7 +47,9 @@ def write_screening_list(index: ScoreIndex, out: Path, threshold: float | None =
         threshold = run_model(manifest)[1]
     runs = mention_runs(out / "mentions.jsonl", {str(r["note_id"]) for _, r in flagged}) if flagged else {}
     texts = _texts(manifest, [seq for seq, _ in flagged])
-    classes = cached_rules().drug_classes
+    # only the drug classes of concepts.json: the whole rule set would be read and validated (spaCy's token
+    # pattern schema imports spaCy) in a process that otherwise never needs the pipeline
+    classes = load_concepts(default_patterns_dir() / "concepts.json")[1]
     used: dict[str, set[int]] = {}
     tmp = out / "screening_list.csv.tmp"
     with tmp.open("w", encoding="utf-8", newline="") as fh:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..extraction.values import CK_DEFAULT_ULN as DEFAULT_CK_ULN  # U/L, when the note gives no reference range
-from ..records import NMS_CONCEPTS, present
+from ..records import NMS_CONCEPTS, Mention, present
 
 D2_CLASSES = ("typical_high_potency", "typical_other", "atypical", "antiemetic_d2", "other_d2", "vmat2")
 DIFFERENTIALS = (
@@ -58,6 +58,13 @@ class M:
 def as_m(m: Any) -> M:
     if isinstance(m, M):
         return m
+    if isinstance(m, Mention):  # the common case, its attributes read directly (what the general form below gives it)
+        return M(
+            concept=str(m.concept), category=str(m.category), negated=bool(m.negated), uncertain=bool(m.uncertain),
+            historical=bool(m.historical), hypothetical=bool(m.hypothetical), family=bool(m.family), value=m.value,
+            drug_status=m.drug_status, ref_high=m.ref_high, values=tuple(m.values or ()), section=m.section,
+            text=m.text or "", qualitative=m.qualitative, cues=tuple(sorted((m.cues or {}).items())),
+        )
     get = m.get if isinstance(m, dict) else lambda k, d=None: getattr(m, k, d)
     return M(
         concept=str(get("concept")), category=str(get("category")), negated=bool(get("negated", False)),
