@@ -35,7 +35,7 @@ from .view import (
     values_of,
 )
 
-FEATURE_SCHEMA_VERSION = "5"
+FEATURE_SCHEMA_VERSION = "6"
 
 SYMPTOMS = (
     "fever", "rigidity", "altered_mental_status", "diaphoresis", "tachycardia", "autonomic_instability",
