@@ -364,7 +364,7 @@ FAMILIES = (
     ("tx:stop_drug", "drug:d2_stopped"),
     (*(f"drug:{c}" for c in ("typical_high_potency", "typical_other", "atypical", "antiemetic_d2", "other_d2", "vmat2")),
      "drug:d2_count", "drug:d2_any"),
-    ("combo:full_picture", "combo:exposure_fever_rigidity", "combo:exposure_and_core"),
+    ("combo:exposure_fever_rigidity", "combo:exposure_and_core"),
     ("val:sbp_over_160", "val:bp_range_40"),
 )
 _FAMILY = {f: (i, rank) for i, fam in enumerate(FAMILIES) for rank, f in enumerate(fam)}
