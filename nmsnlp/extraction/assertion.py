@@ -148,10 +148,9 @@ class AssertionComponent(RuleComponent):
         """In a note whose NMS episode is an earlier one only (every NMS mention that is present is historical, one
         not only in an allergy entry), a sentence that opens with a year tells that time: its mentions are
         historical ("In May 2024 she was admitted ...; her levodopa was missed and she developed fever to 39.6")."""
-        episode = [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS
-                   and not (s._.nmsnlp["negated"] or s._.nmsnlp["family"] or s._.nmsnlp["hypothetical"])]
-        if not episode or not all(s._.nmsnlp["historical"] for s in episode) or all(
-                s._.nmsnlp.get("cues", {}).get("historical") == "allergy entry" for s in episode):
+        episode = _episode_mentions(spans)
+        if not episode or not all(s._.nmsnlp["historical"] for s in episode) or not any(
+                _tells_earlier_episode(s) for s in episode):
             return
         for span in spans:
             a = span._.nmsnlp
@@ -182,7 +181,7 @@ class AssertionComponent(RuleComponent):
                 # its clause, or a later clause of the sentence that tells a course already run ("...; at that time
                 # he had fever of 39.6 °C, severe rigidity and CK of 18,000 U/L")
                 if same_clause(text, lo, hi) or (span.start_char > anchor.end_char
-                                                 and _course_clause(text, sent[0], span.start_char, sent[1])):
+                                                 and _course_clause(text, sent[0], span.start_char)):
                     span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "earlier episode"}}
 
     @staticmethod
@@ -224,11 +223,8 @@ class AssertionComponent(RuleComponent):
         except in an assessment or a problem list, which state the current diagnoses. One present-time word in
         the sentence of any of its NMS mentions (now, presents, again, recurrent, this admission) keeps them all.
         Whether it marked any."""
-        episode = [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS
-                   and not (s._.nmsnlp["negated"] or s._.nmsnlp["family"] or s._.nmsnlp["hypothetical"])]
-        # an allergy entry does not tell an earlier episode: the current one is often entered there already
-        if not any(s._.nmsnlp["historical"] and s._.nmsnlp.get("section") != "allergies"
-                   and s._.nmsnlp.get("cues", {}).get("historical") != "allergy entry" for s in episode):
+        episode = _episode_mentions(spans)
+        if not any(_tells_earlier_episode(s) for s in episode):
             return False
         bare = [s for s in episode if not s._.nmsnlp["historical"]]
         for span in bare:
@@ -290,7 +286,21 @@ _COMPLETED_COURSE = re.compile(
     re.I,
 )
 _RELATIVE_CLAUSE = re.compile(r",[ \t]+(?:which|that|who)\b[^,;.()]{0,80},", re.I)
-def _course_clause(text: str, sent_start: int, pos: int, sent_end: int) -> bool:
+def _episode_mentions(spans: list[Span]) -> list[Span]:
+    """The NMS (or parkinsonism-hyperpyrexia) mentions that speak of this patient's episode: not negated, not
+    hypothetical, not a relative's."""
+    return [s for s in spans if s._.nmsnlp["concept"] in _EPISODE_CONCEPTS
+            and not (s._.nmsnlp["negated"] or s._.nmsnlp["family"] or s._.nmsnlp["hypothetical"])]
+
+
+def _tells_earlier_episode(span: Span) -> bool:
+    """A historical episode mention that is not only an allergy entry (the current episode is often entered
+    there already)."""
+    a = span._.nmsnlp
+    return a["historical"] and a.get("section") != "allergies" and a.get("cues", {}).get("historical") != "allergy entry"
+
+
+def _course_clause(text: str, sent_start: int, pos: int) -> bool:
     """Whether the clause (between ';'s) holding `pos` has a completed-course word before `pos`."""
     lo = max(sent_start, text.rfind(";", sent_start, pos) + 1)
     return _COMPLETED_COURSE.search(text, lo, pos) is not None

@@ -149,7 +149,7 @@ def _field_row(text: str, end: int) -> bool:
     """Whether the header ending at `end` carries its value on its own line and the next line is another
     "Label: value" row (a form), so that the header is one field, not a section heading."""
     nl = text.find("\n", end)
-    return nl != -1 and text[end:nl].strip() != "" and _FIELD_LABEL.match(text, nl + 1) is not None
+    return nl != -1 and _value_on_line(text, end) and _FIELD_LABEL.match(text, nl + 1) is not None
 
 
 def _value_on_line(text: str, end: int) -> bool:
