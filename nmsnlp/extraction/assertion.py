@@ -15,8 +15,10 @@ from .segments import (
     affirmed_directly,
     affirmed_statement,
     box_state,
+    date_years,
     dated_before,
     dated_earlier,
+    dated_to,
     defined_term,
     in_parameter,
     opens_dated,
@@ -147,17 +149,23 @@ class AssertionComponent(RuleComponent):
                                                sent_starts: list[int]) -> None:
         """In a note whose NMS episode is an earlier one only (every NMS mention that is present is historical, one
         not only in an allergy entry), a sentence that opens with a year tells that time: its mentions are
-        historical ("In May 2024 she was admitted ...; her levodopa was missed and she developed fever to 39.6")."""
+        historical ("In May 2024 she was admitted ...; her levodopa was missed and she developed fever to 39.6");
+        so does a sentence, with no word of the present, dated to a year the NMS mentions give the episode
+        ("Reaction: NMS (2016)" ... "Details: outside records, ICU 04/2016 -- fever/rigidity, CK >30k")."""
         episode = _episode_mentions(spans)
         if not episode or not all(s._.nmsnlp["historical"] for s in episode) or not any(
                 _tells_earlier_episode(s) for s in episode):
             return
+        years: set[str] = set()
+        for s in episode:
+            years |= date_years(text, *bounds[bisect.bisect_right(sent_starts, s.start_char) - 1])
         for span in spans:
             a = span._.nmsnlp
             if a["historical"] or a["negated"] or a["family"] or a["hypothetical"]:
                 continue
-            lo = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1][0]
-            if opens_dated(text, lo, span.start_char):
+            lo, hi = bounds[bisect.bisect_right(sent_starts, span.start_char) - 1]
+            drug = a["category"] == "drug" and a["concept"] not in _EPISODE_TREATMENTS  # a drug there may be taken now
+            if opens_dated(text, lo, span.start_char) or (not drug and dated_to(text, lo, hi, years)):
                 span._.nmsnlp = {**a, "historical": True, "cues": {**a.get("cues", {}), "historical": "a dated sentence of the earlier episode"}}
 
     @staticmethod

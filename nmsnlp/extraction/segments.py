@@ -173,10 +173,13 @@ _WORD_GAP = re.compile(r"[ \t]*(?:[-–:,]|on|after|from|with|due[ \t]+to|to)?[ 
 _AGE_OPENING = re.compile(r"[ \t]*(?:At|at)[ \t]+(?:the[ \t]+)?(?:age[ \t]+(?:of[ \t]+)?)?\d{1,2}\b(?![ \t]*(?:h|hours?|mg|%|:))")
 # an order cue after the item: "signs of NMS (fever, rigidity) -> notify MD", "T > 38.5: call MD"
 _PARAMETER_AFTER = re.compile(
-    r"[^;.]{0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?"
+    r"(?:[^;.]|\.(?=\d)){0,80}?(?:->|→|=>|:|,|-|\bthen\b)[ \t]*(?:please[ \t]+)?"
     r"(?:(?:stop|hold|skip)[ \t]+(?:the[ \t]+)?(?:med(?:ication)?s?|medicines?|dose|pills?|injections?)[ \t]*(?:and|,|&|\+)[ \t]*)?"  # "-> stop med and go to ED"
     r"(?:notify|call|page|contact|alert|report(?:[ \t]+(?:to|same|immediately|promptly|right|at[ \t]+once))|"
-    r"(?:go[ \t]+to[ \t]+(?:the[ \t]+)?)?(?:ed|er|emergency))\b(?![ \t]+(?:was|were|placed|made))",
+    r"(?:go[ \t]+to[ \t]+(?:the[ \t]+)?)?(?:ed|er|emergency)|"
+    # an order on the condition: "Fever >= 38.0 during titration: do NOT give next dose", "T > 38.5 -> hold next dose"
+    r"(?:do[ \t]+not|don'?t)[ \t]+(?:give|administer)|(?:hold|skip|withhold|omit)[ \t]+(?:the[ \t]+)?(?:next[ \t]+)?"
+    r"(?:dose|med(?:ication)?s?|infusion|titration|step))\b(?![ \t]+(?:was|were|placed|made))",
     re.I,
 )
 
@@ -249,6 +252,20 @@ def opens_dated(text: str, sent_start: int, start: int) -> bool:
     return opening is not None and _STRICT_PRESENT.search(text, opening.end(), start) is None
 
 
+def date_years(text: str, lo: int, hi: int) -> set[str]:
+    """The years of the dates written between lo and hi ("11/06/2020", "04/2016", "(2016)", "in 2016", "May 2016";
+    not a bare number such as "CK 2016")."""
+    return {m.group(1) for m in _DATE_YEAR.finditer(text, lo, hi)}
+
+
+def dated_to(text: str, lo: int, hi: int, years: set[str]) -> bool:
+    """Whether the sentence lo..hi holds a date of one of `years` and no word of the present."""
+    return bool(years & date_years(text, lo, hi)) and _STRICT_PRESENT.search(text, lo, hi) is None
+
+
+_DATE_YEAR = re.compile(
+    r"(?:(?<![\d/.])\d{1,2}/(?:\d{1,2}/)?|\([ \t]*|\b(?i:in|during|since|of)[ \t]+"
+    r"|\b(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+)((?:19|20)\d{2})(?![\d/])")
 _DATED_OPENING = re.compile(
     r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?"  # after a label: "Interval history: In May 2024 ..."
     r"(?i:in|during|on|around|back[ \t]+in|since)[ \t]+(?:(?:early|mid|late)[ \t-]+)?"

@@ -35,6 +35,11 @@ _WORD_BEFORE = re.compile(r"([A-Za-z./]+)\.$")
 _BULLET = re.compile(r"[ \t]*(?:[-*•#>]|\d{1,2}[.)]|[a-z][.)]|\[[ xX]?\])[ \t]+")
 _WRAPPED_PREV = re.compile(r"[a-z,]$")
 _WRAPPED_NEXT = re.compile(r"[ \t]*[a-z]")
+# a line that ends on a word that cannot end a sentence continues on the next, whatever its case: "... given
+# haloperidol for post-op delirium after" / "CABG, fever/rigidity"
+_DANGLING = re.compile(
+    r"\b(?:after|for|with|of|to|and|or|the|an|in|on|from|by|at|than|because|due|including|incl|during|following)$", re.I)
+_NEXT_CONTENT = re.compile(r"[ \t]*[A-Za-z0-9(]")
 
 
 # A dated row of a vertical lab or vitals table: "  2/12 AM    38,900", "HD2: 39.4 C", "- 2/13 06:00 41,200 (peak)".
@@ -72,7 +77,8 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
     """Sentence (start, end) character spans, trimmed of surrounding whitespace, in text order.
 
     Boundaries: every line break, except a hard-wrapped narrative line (a line of 60+ characters
-    ending in a lower-case letter or comma, followed by a line starting in lower case) and the dated
+    ending in a lower-case letter or comma, followed by a line starting in lower case, or ending on a
+    word that cannot end a sentence, such as "after" or "the", followed by any words) and the dated
     rows of a table under a short line ending in ":" (``DATED_ROW``); sentence-final
     punctuation followed by a capital, digit or bullet, unless the word before is an abbreviation;
     and the start of every section header (``header_starts``). Boundaries always fall on whitespace
@@ -96,9 +102,9 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
             prev = text[prev_s:prev_e].rstrip()
             wrapped = (
                 len(prev) >= 60
-                and _WRAPPED_PREV.search(prev) is not None
-                and _WRAPPED_NEXT.match(line) is not None
                 and _BULLET.match(line) is None
+                and (_WRAPPED_PREV.search(prev) is not None and _WRAPPED_NEXT.match(line) is not None
+                     or _DANGLING.search(prev) is not None and _NEXT_CONTENT.match(line) is not None)
             )
             if not wrapped:
                 cuts.append(ls)
@@ -167,13 +173,24 @@ def _field_end(text: str, end: int) -> int | None:
 _CONTENT = re.compile(r"\S")
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _PARAMETER_LEAD = re.compile(
-    r"\b(?:call|notify|page|contact|alert|hold|stop)\b[A-Za-z0-9 /&()'+\-]*\b(?:if|for|when|parameters?)[ \t]*$", re.I)
+    r"\b(?:call|notify|page|contact|alert|hold|stop)\b[A-Za-z0-9 /&()'+\-]*\b(?:if|for|when|parameters?)[ \t]*$"
+    # or a call to someone, opening the line: "NOTIFY PRESCRIBER IMMEDIATELY:", "Call covering MD:", "Page RRT:"
+    r"|^(?:please[ \t]+)?(?:call|notify|page|contact|alert|inform|escalate[ \t]+to)[ \t]+(?:the[ \t]+)?(?:covering[ \t]+|on[ \t-]*call[ \t]+|primary[ \t]+)?"
+    r"(?:md|do|np|pa|mds|provider|prescriber|physician|doctor|dr|team|ho|house[ \t]+officer|resident|intern|hospitalist|"
+    r"attending|rrt|rapid[ \t]+response|charge[ \t]+(?:rn|nurse)|pharmacist|psychiatr[a-z]*|immediately|stat|promptly|right[ \t]+away)\b", re.I)
 # a consent form's list of the risks discussed: "Risks/benefits reviewed (check each discussed):", "Side effects
 # discussed include:" (not "Risk factors:" or "Risk assessment:", which are the patient's)
 _RISK_LEAD = re.compile(
     r"\b(?:risks?(?![ \t-]*(?:factors?|assessment|level|score|stratification))|side[ \t-]*effects?|adverse[ \t]+effects?)\b"
     r"[A-Za-z0-9 /&()'+,\-]*\b(?:reviewed|discussed|explained|counsel(?:l)?ed|covered|include[sd]?|including|consent)\b", re.I)
 _PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS)[ \t]+[A-Z]")
+# a lead-in naming an earlier episode, in any case: "Prior NMS episode (documented, outside records reviewed):",
+# "Previous reactions:", "Past admissions:" (its list, to the next blank line, is that time's)
+_PAST_EPISODE_LEAD = re.compile(
+    r"(?:prior|previous|past|earlier|remote|historical|index)[ \t]+(?:[A-Za-z/\-]+[ \t]+){0,3}?"
+    r"(?:episodes?|reactions?|events?|admissions?|hospitali[sz]ations?)\b(?![ \t]*(?:this|today|now))", re.I)
+# the parts of a compound header: "Conditional orders / notify", "Labs & imaging"
+_HEADER_PARTS = re.compile(r"[ \t]*(?:/|&|\+|\band\b)[ \t]*", re.I)
 # a time, a date or a recency word around a header phrase: "Vitals at 1930", "LAST VITAL SIGNS", "Labs (3/4)"
 _HEADER_QUALIFIERS = re.compile(
     r"^(?i:last|latest|most[ \t]+recent|recent|initial|repeat|current|today'?s)[ \t]+"
@@ -190,7 +207,7 @@ class SectionFinder:
 
     _LINE = re.compile(
         r"(?m)^(?P<lead>[ \t]*(?:(?:[-*•#>]|\d{1,2}[.)]|\[[ xX]?\])[ \t]+)?)"
-        r"(?P<phrase>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,60}?)[ \t]*(?P<end>:|[-\u2013](?=[ \t])|\r?$)"
+        r"(?P<phrase>[A-Za-z][A-Za-z0-9 /&()'+\-]{0,60}?(?:\([^()\n:]{0,60}\))?)[ \t]*(?P<end>:|[-\u2013](?=[ \t])|\r?$)"
     )
     _INLINE = re.compile(r"(?:(?<=[.,;:)])|(?<=[ \t]{2}))[ \t]*(?P<phrase>[A-Z][A-Z0-9 /&()'+\-]{2,60}?)[ \t]*:")
     # _INLINE with the character its look-behind reads taken first, so that the regex engine skips in C
@@ -217,6 +234,9 @@ class SectionFinder:
             bare = _HEADER_QUALIFIERS.sub("", phrase)
             if bare != phrase and bare:
                 section = self._lookup.get(norm_key(bare))
+        if section is None and _HEADER_PARTS.search(phrase):  # "Conditional orders / notify": the one section its known parts name
+            known = {self._lookup.get(norm_key(part)) for part in _HEADER_PARTS.split(phrase) if part.strip()} - {None}
+            section = known.pop() if len(known) == 1 else None
         if len(self._sections) < 100_000:
             self._sections[phrase] = section
         return section
@@ -242,7 +262,7 @@ class SectionFinder:
         rows: set[int] = set()  # form fields among other "Label: value" rows: their section lasts to the line's end
         for m in self._LINE.finditer(text):
             phrase = m.group("phrase")
-            section = self._section(phrase)
+            section = known = self._section(phrase)
             if section is None and self._teaching_lead_in(phrase):
                 section = "discharge_instructions"
                 lead_ins.add(m.start("phrase"))
@@ -254,13 +274,17 @@ class SectionFinder:
                 lead_ins.add(m.start("phrase"))
             if section is None and phrase.split("(")[0].isupper() and _PAST_HEADING.match(phrase):
                 section = "past_medical_history"  # "HISTORICAL ADVERSE DRUG REACTION", "PREVIOUS EPISODES"
+            if section is None and m.group("end") == ":" and _PAST_EPISODE_LEAD.match(phrase):
+                section = "past_medical_history"  # "Prior NMS episode (outside records):", its list the earlier time's
+                lead_ins.add(m.start("phrase"))
             if section is None:
                 continue
             if m.group("end") in (":", "-", "\u2013"):
                 if m.group("end") != ":" and len(phrase) < 3:
                     continue
-            elif not ((head := phrase.split("(")[0].strip()).isupper() or head.istitle()) or len(phrase) < 3:  # "(reviewed)" aside
-                continue
+            elif not ((head := phrase.split("(")[0].strip()).isupper() or head.istitle()
+                      or (known is not None and head[:1].isupper())) or len(phrase) < 3:  # "(reviewed)" aside
+                continue  # alone on its line: in upper or title case, or a known header in sentence case ("Case presentation")
             start = m.start("phrase")
             found[start] = Header(start, m.end(), section)
             if m.group("end") == ":" and section in _FIELD_SECTIONS and _field_row(text, m.end()):
@@ -281,11 +305,15 @@ class SectionFinder:
         headers = [found[k] for k in sorted(found)]
         if not lead_ins and not rows:
             return headers
-        # a list's lead-in governs its list: the section before it comes back at the next blank line
+        # a list's lead-in governs its list: the section in force outside lists (that of the last header that is not
+        # a lead-in) comes back at the next blank line
         out: list[Header] = []
+        base: str | None = None
         for i, h in enumerate(headers):
             out.append(h)
-            if h.start in lead_ins or h.start in rows:
+            if not (h.start in lead_ins or h.start in rows):
+                base = h.section
+            else:
                 nxt = headers[i + 1].start if i + 1 < len(headers) else len(text)
                 end = _field_end(text, h.end) if h.start in rows else None
                 if end is None:
@@ -293,7 +321,7 @@ class SectionFinder:
                     blank = _BLANK_LINE.search(text, content.start() if content else h.end)
                     end = blank.end() if blank is not None else None
                 if end is not None and end < nxt:
-                    out.append(Header(end, end, headers[i - 1].section if i > 0 else None))
+                    out.append(Header(end, end, base))
         return out
 
 

@@ -202,11 +202,16 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
     # the latest word on the diagnosis: a look-alike stated after every naming of NMS ("Dx: methamphetamine toxicity")
     verdicts = [m for m in ms if (m.concept in _FINAL_ALTERNATIVES or m.concept in NMS_CONCEPTS)
                 and not (m.hypothetical or m.family or m.historical)]
-    if verdicts and verdicts[-1].concept in _FINAL_ALTERNATIVES and present(verdicts[-1]) and not verdicts[-1].uncertain:
+    final_alternative = bool(verdicts) and verdicts[-1].concept in _FINAL_ALTERNATIVES and present(verdicts[-1]) \
+        and not verdicts[-1].uncertain
+    if final_alternative:
         put("dx:final_alternative", 1.0, [verdicts[-1]])
     if assessed and assessed[-1].negated and assessed[-1].concept == "nms":
         put("nms:latest_negated", 1.0, [assessed[-1]])
-    if assessed and documents_nms(assessed[-1]):  # the note's latest assessment of a current episode decides
+    # the note's latest assessment of a current episode decides; a look-alike stated without a hedge after NMS was
+    # only ever suspected replaces it ("transferred with suspected NMS ... antibodies established encephalitis")
+    if assessed and documents_nms(assessed[-1]) and not (
+            final_alternative and all(m.uncertain for m in assessed if present(m))):
         put("nms:documented", 1.0, [m for m in assessed if documents_nms(m)])
 
     # drugs
