@@ -103,8 +103,8 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
             wrapped = (
                 len(prev) >= 60
                 and _BULLET.match(line) is None
-                and (_WRAPPED_PREV.search(prev) is not None and _WRAPPED_NEXT.match(line) is not None
-                     or _DANGLING.search(prev) is not None and _NEXT_CONTENT.match(line) is not None)
+                and ((_WRAPPED_PREV.search(prev) is not None and _WRAPPED_NEXT.match(line) is not None)
+                     or (_DANGLING.search(prev) is not None and _NEXT_CONTENT.match(line) is not None))
             )
             if not wrapped:
                 cuts.append(ls)
