@@ -54,6 +54,17 @@ def test_how_nms_is_asserted_is_kept_apart(text, key):
     assert key in feats(text)
 
 
+@pytest.mark.parametrize(("text", "key"), [
+    ("Bromocriptine 2.5 mg BID started for hyperprolactinemia and amenorrhea on risperidone.", "tx:bromocriptine"),
+    ("Dantrolene 25 mg daily for spasticity after his stroke.", "tx:dantrolene"),
+    ("Amantadine 100 mg BID started for fatigue in multiple sclerosis.", "tx:amantadine_started"),
+])
+def test_a_treatment_counts_only_beside_the_syndrome(text, key):
+    """A drug that treats NMS is no evidence of it alone; with a sign of the syndrome it is."""
+    assert key not in feats(text)
+    assert key in feats(text + " Now febrile to 39.4 C and rigid.")
+
+
 def test_history_is_not_presence():
     f = feats("PMH: NMS 2019 (haloperidol). Allergies: Haldol (NMS). Today: ankle sprain, afebrile.")
     assert "past_nms" in f and "nms:asserted" not in f and "drug:d2_any" not in f and "neg:fever" in f

@@ -35,7 +35,7 @@ from .view import (
     values_of,
 )
 
-FEATURE_SCHEMA_VERSION = "6"
+FEATURE_SCHEMA_VERSION = "7"
 
 SYMPTOMS = (
     "fever", "rigidity", "altered_mental_status", "diaphoresis", "tachycardia", "autonomic_instability",
@@ -73,9 +73,9 @@ FEATURES: dict[str, str] = {
     "nms:phs": "parkinsonism-hyperpyrexia / dopaminergic withdrawal syndrome asserted or suspected",
     "nms:documented": "the note's latest assessment of NMS documents a current episode: unhedged, or hedged as the leading diagnosis",
     "past_nms": "the note documents a past NMS episode (historical NMS or an allergy entry with NMS)",
-    "tx:dantrolene": "dantrolene given or started",
-    "tx:bromocriptine": "bromocriptine given or started",
-    "tx:amantadine_started": "amantadine started (as a treatment)",
+    "tx:dantrolene": "dantrolene given or started, in a note with a sign of the syndrome (fever, rigidity, AMS, autonomic, CK) or NMS named",
+    "tx:bromocriptine": "bromocriptine given or started, in a note with a sign of the syndrome or NMS named",
+    "tx:amantadine_started": "amantadine started (as a treatment), in a note with a sign of the syndrome or NMS named",
     "tx:cooling": "cooling measures",
     "tx:ect": "electroconvulsive therapy",
     "tx:stop_drug": "the dopamine antagonist was stopped or held",
@@ -120,6 +120,10 @@ _NEUTRAL = {
     "nms:hypothetical", "nms:family", "drug:lithium", "drug:dopaminergic_active", "drug:vmat2",
 }
 _FINAL_ALTERNATIVES = frozenset(c for c in DIFFERENTIALS if c != "infection")  # an infection often complicates NMS
+_NEEDS_SYNDROME = ("tx:dantrolene", "tx:bromocriptine", "tx:amantadine_started")
+_SYNDROME_SIGNS = ("sym:fever", "val:temp_over_38", "sym:rigidity", "sym:altered_mental_status", "sym:autonomic_instability",
+                   "sym:diaphoresis", "sym:tachycardia", "val:ck_x4", "qual:ck_high", "qual:ck_very_high",
+                   "nms:asserted", "nms:uncertain", "nms:phs")
 FEATURE_DIRECTION: dict[str, int] = {k: -1 if k in _AGAINST else 0 if k in _NEUTRAL else 1 for k in FEATURES}
 
 _DEPOT_WORDS = ("decanoate", " dec", "consta", "sustenna", "trinza", "hafyera", "maintena", "aristada", "relprevv",
@@ -307,6 +311,13 @@ def compute(mentions: Iterable[Any], drug_classes: dict[str, str]) -> Features:
         alternative = any(k.startswith("dx:") and k[3:] in DIFFERENTIALS for k in f)
         if fever and rigid and (core[2] or core[4]) and not alternative:
             put("combo:full_picture", 1.0, trigger + fever + rigid + core[2] + core[4])
+
+    # a treatment is evidence only beside the syndrome: bromocriptine for hyperprolactinemia, dantrolene for
+    # spasticity, amantadine for influenza say nothing of NMS alone
+    if not any(k in f for k in _SYNDROME_SIGNS):
+        for k in _NEEDS_SYNDROME:
+            f.pop(k, None)
+            sup.pop(k, None)
 
     crit = criteria(ms, drug_classes)
     support = [m for s in crit.support.values() for m in s]
