@@ -7,7 +7,8 @@ annotations and the modifiers that modify them. A finding counts as negated ther
 text is a negation cue modifies it (the folder's `negated_by_cue_heuristic`: derived from the manual
 modifiers, not an independent gold label). Each annotated span is given to `nmsnlp.assertions`, which
 runs sections, ConText and the section rules on the whole report. Prints precision, recall and F1 of
-`negated`. Skips when ../shared is absent.
+`negated`, and how many of the reports (published cases of other conditions; none names NMS) the shipped
+score flags. Skips when ../shared is absent.
 """
 
 from __future__ import annotations
@@ -39,11 +40,19 @@ def main() -> int:
         return 0
     sys.path.insert(0, str(ROOT))
     import nmsnlp
+    from nmsnlp.scoring.scorer import Scorer
 
+    scorer = Scorer()
     tp = fp = fn = tn = 0
     errors = []
+    flagged = []  # published case reports of other conditions (none names NMS) that the score flags
+    reports = 0
     for line in path.read_text(encoding="utf-8").splitlines():
         report = json.loads(line)
+        reports += 1
+        score, _ = scorer(report["text"], report["id"])
+        if score.flagged:
+            flagged.append(f"{report['id']} (score {score.score:.3f}, top {list(score.contributions)[:3]})")
         by_id = {e["id"]: e for e in report["entities"]}
         # findings a normality or value modifier qualifies ("examination was normal") have a third state that
         # the heuristic does not label: left out
@@ -68,6 +77,9 @@ def main() -> int:
     print(f"negation / nmsnlp: precision {p:.3f}, recall {r:.3f}, F1 {f1:.3f}")
     for e in errors:
         print(" ", e)
+    print(f"suspicion score: {len(flagged)} of {reports} reports flagged (none of them is about NMS)")
+    for f in flagged:
+        print(" ", f)
     print("command: python bench/case_reports.py")
     return 0
 
