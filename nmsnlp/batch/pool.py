@@ -25,7 +25,8 @@ def ordered_map(
             yield fn(item)
         return
     window = window or 2 * workers
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=initializer) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=initializer)
+    try:
         pending: deque[Future[R]] = deque()
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -33,6 +34,11 @@ def ordered_map(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    # every result is in: the workers exit while the caller goes on (the interpreter joins them at its exit)
+    pool.shutdown(wait=False)
 
 
 def die_with_parent() -> None:
