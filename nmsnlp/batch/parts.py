@@ -10,15 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..outputs.tables import json_line
+from .. import records
+from ..outputs.tables import CsvTable, json_line
 from .partition import ChunkResult
 
 PARTS = ".nmsnlp-parts"
 KINDS = ("scores", "mentions", "errors", "note_nlp")
+SCORES_CSV = "scores.csv"
+
+
+def part_path(parts: Path, index: int) -> Path:
+    return parts / f"{index:08d}"
 
 
 def write_part(parts: Path, index: int, result: ChunkResult, n_records: int) -> None:
-    final = parts / f"{index:08d}"
+    final = part_path(parts, index)
     tmp = parts / f"{index:08d}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -27,6 +33,10 @@ def write_part(parts: Path, index: int, result: ChunkResult, n_records: int) -> 
         with (tmp / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
             for row in getattr(result, name):
                 fh.write(json_line(row))
+    with (tmp / SCORES_CSV).open("w", encoding="utf-8", newline="") as fh:  # the scores' CSV rows, made here in the worker
+        table = CsvTable(fh, records.SCORE_FIELDS, header=False)
+        for row in result.scores:
+            table.write(row)
     (tmp / "done.json").write_text(json.dumps({"records": n_records, "chars": result.chars}))
     os.replace(tmp, final)
 
@@ -49,14 +59,14 @@ def part_is_complete(part: Path) -> bool:
         info = json.loads((part / "done.json").read_text())
         with (part / "scores.jsonl").open(encoding="utf-8") as fh:
             n = sum(1 for _ in fh)
-        return n == info["records"] and all((part / f"{k}.jsonl").is_file() for k in KINDS)
+        return n == info["records"] and all((part / f"{k}.jsonl").is_file() for k in KINDS) and (part / SCORES_CSV).is_file()
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
 
 def parts_in_order(parts: Path) -> list[Path]:
     done = done_parts(parts)
-    return [parts / f"{i:08d}" for i in sorted(done)]
+    return [part_path(parts, i) for i in sorted(done)]
 
 
 def read_lines(path: Path) -> Iterator[dict[str, Any]]:

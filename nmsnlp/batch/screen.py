@@ -3,7 +3,7 @@
 Streaming and resumable. Notes are read in input order and cut into chunks of CHUNK notes; each
 chunk is scored (in a bounded pool of workers) and written to DIR/.nmsnlp-parts/NNNNNNNN/ by an atomic
 rename, so after a crash (even kill -9) `--resume` scores only the chunks that are missing. The final
-files are then assembled from the parts in chunk order, through an on-disk SQLite index for the ranked
+files are assembled from the parts in chunk order as they come in, through an on-disk SQLite index for the ranked
 screening list, the patient list and duplicate ids, so memory stays bounded whatever the input size
 and the outputs are byte-identical to an uninterrupted run.
 """
@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -30,10 +31,10 @@ from ..io.readers import NoteRecord
 from ..io.source import Source
 from ..outputs.omop import check_note_nlp_target
 from ..scoring.model import load_model
-from .assemble import assemble
+from .assemble import Assembler
 from .manifest import build_manifest, differences
 from .partition import scorer_for, screen_records
-from .parts import PARTS, done_parts, write_part
+from .parts import PARTS, done_parts, part_path, write_part
 from .pool import chunked, die_with_parent, ordered_map
 
 log = logging.getLogger(__name__)
@@ -149,24 +150,42 @@ def _run_locked(source: Source, opts: Options) -> dict[str, Any]:
                 continue
             yield index, records
 
+    # the outputs are assembled from the parts in chunk order as they come in (an earlier run's parts in
+    # their place), so that the main process assembles while the workers score
+    assembler = Assembler(parts, out, opts.fmt)
+    earlier = deque(sorted(done))
+    assembling = 0.0
+
+    def add_parts(before: int) -> None:
+        nonlocal assembling
+        t = time.perf_counter()
+        while earlier and earlier[0] < before:
+            assembler.add(part_path(parts, earlier.popleft()))
+        if before < sys.maxsize:
+            assembler.add(part_path(parts, before))
+        assembling += time.perf_counter() - t
+
     n_new = chars = 0
     try:
         task = ChunkTask(opts.model_dir, nlp_params, str(parts), opts.note_timeout)
-        for _index, n, n_chars in ordered_map(task, tasks(), opts.workers, task.warm):
+        for index, n, n_chars in ordered_map(task, tasks(), opts.workers, task.warm):
             n_new += n
             chars += n_chars
             progress.update(n)
+            add_parts(index)
+        add_parts(sys.maxsize)
     except BaseException:
+        assembler.abort()
         if not done_parts(parts) and not opts.resume:
             shutil.rmtree(parts, ignore_errors=True)  # a failed start leaves the folder as it found it
         raise
     finally:
         progress.close()
-    score_secs = time.perf_counter() - t0
+    score_secs = time.perf_counter() - t0 - assembling
     summary = {k: manifest[k] for k in ("nmsnlp_version", "model_sha256", "patterns_sha256", "input")}
     summary["threshold"] = ChunkTask(opts.model_dir, None, "").threshold()
     summary["started"] = started
-    summary |= assemble(parts, out, opts.fmt, opts.note_nlp, opts.note_nlp_db, opts.replace)
+    summary |= assembler.finish(opts.note_nlp, opts.note_nlp_db, opts.replace)
     summary["outputs"] = sorted(p.name for p in out.iterdir() if p.is_file() and p.name != LOCK)
     summary["timings"] = {
         "scoring_seconds": round(score_secs, 2),

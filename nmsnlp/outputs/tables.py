@@ -50,10 +50,11 @@ def csv_cell(field: Field, value: Any) -> Any:
 class CsvTable:
     """A CSV file with one column per field, in field order."""
 
-    def __init__(self, fh: IO[str], fields: tuple[Field, ...]):
+    def __init__(self, fh: IO[str], fields: tuple[Field, ...], header: bool = True):
         self.fields = fields
         self.writer = csv.writer(fh)
-        self.writer.writerow(columns(fields))
+        if header:  # a run's part holds rows only: the assembled file has the one header
+            self.writer.writerow(columns(fields))
 
     def write(self, record: dict[str, Any]) -> None:
         self.writer.writerow([csv_cell(f, record.get(f.name)) for f in self.fields])
