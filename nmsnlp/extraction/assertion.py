@@ -22,6 +22,7 @@ from .segments import (
     defined_term,
     in_parameter,
     opens_dated,
+    opens_in_the_past,
     opens_with_age,
     opens_with_past_label,
     parameter_after,
@@ -105,6 +106,8 @@ class AssertionComponent(RuleComponent):
                 _set(flags, cues, "historical", True, "dated earlier")
             if opens_with_age(text, sent[0], sent[1]):
                 _set(flags, cues, "historical", True, "at an earlier age")
+            if attrs["category"] != "drug" and not flags["negated"] and opens_in_the_past(text, sent[0], span.start_char):
+                _set(flags, cues, "historical", True, "an earlier time opens the sentence")  # a drug then may be taken still
             if not flags["negated"] and opens_with_past_label(text, sent[0], sent[1]):
                 _set(flags, cues, "historical", True, "labelled an earlier episode")
             if section in _HISTORICAL_SECTIONS:

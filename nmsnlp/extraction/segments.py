@@ -209,6 +209,25 @@ def opens_with_age(text: str, sent_start: int, sent_end: int) -> bool:
     return _AGE_OPENING.match(text, sent_start, sent_end) is not None
 
 
+# a sentence that opens with a time span back from the episode told ("Two years earlier he had been admitted with
+# NMS", "Several months ago, ...") or with the authors' earlier report of the patient ("We previously described
+# a 52-year-old man who ..."); not "for 3 years before admission", which dates an exposure up to now
+_PAST_OPENING = re.compile(
+    r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?(?:"
+    r"(?:\d{1,2}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|several|many|"
+    r"a[ \t]+few|some)[ \t]+(?:years?|months?|decades?)[ \t]+(?:earlier|ago|previously|before(?=[ \t]*,))"
+    r"|(?:we|the[ \t]+authors)[ \t]+(?:have[ \t]+)?(?:previously|earlier|once)[ \t]+(?:described|reported|presented|published))\b",
+    re.I,
+)
+
+
+def opens_in_the_past(text: str, sent_start: int, start: int) -> bool:
+    """Whether the sentence opens with a time span back ("Two years earlier", "Several months ago") or the
+    authors' earlier report ("We previously described ..."), with no word of the present before `start`."""
+    opening = _PAST_OPENING.match(text, sent_start, start)
+    return opening is not None and _STRICT_PRESENT.search(text, opening.end(), start) is None
+
+
 def parameter_after(text: str, end: int, sent_end: int) -> bool:
     """Whether an order cue follows the item in its clause ("... -> notify MD")."""
     return _PARAMETER_AFTER.match(text, end, sent_end) is not None

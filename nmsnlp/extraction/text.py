@@ -183,7 +183,7 @@ _PARAMETER_LEAD = re.compile(
 _RISK_LEAD = re.compile(
     r"\b(?:risks?(?![ \t-]*(?:factors?|assessment|level|score|stratification))|side[ \t-]*effects?|adverse[ \t]+effects?)\b"
     r"[A-Za-z0-9 /&()'+,\-]*\b(?:reviewed|discussed|explained|counsel(?:l)?ed|covered|include[sd]?|including|consent)\b", re.I)
-_PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS)[ \t]+[A-Z]")
+_PAST_HEADING = re.compile(r"(?:HISTORICAL|PAST|PREVIOUS|PRIOR(?![ \t]+TO\b))[ \t]+[A-Z]")
 # a lead-in naming an earlier episode, in any case: "Prior NMS episode (documented, outside records reviewed):",
 # "Previous reactions:", "Past admissions:" (its list, to the next blank line, is that time's)
 _PAST_EPISODE_LEAD = re.compile(
@@ -195,6 +195,7 @@ _HEADER_PARTS = re.compile(r"[ \t]*(?:/|&|\+|\band\b)[ \t]*", re.I)
 _HEADER_QUALIFIERS = re.compile(
     r"^(?i:last|latest|most[ \t]+recent|recent|initial|repeat|current|today'?s)[ \t]+"
     r"|[ \t]+(?:at|@|on|from)[ \t]+\d[\d:/.\-]*(?:[ \t]*(?:h|hrs|am|pm))?$|[ \t]*\([^()]*\d[^()]*\)$", re.I)
+_GLOSS = re.compile(r"[ \t]*\([^()]*\)$")
 _POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
 
 
@@ -234,6 +235,10 @@ class SectionFinder:
             bare = _HEADER_QUALIFIERS.sub("", phrase)
             if bare != phrase and bare:
                 section = self._lookup.get(norm_key(bare))
+        if section is None and phrase.endswith(")"):  # "PRIOR ANTIPSYCHOTIC TRIALS (for clozapine eligibility)": a known header, glossed
+            bare = _GLOSS.sub("", phrase)
+            if bare != phrase and bare:
+                section = self._section(bare)
         if section is None and _HEADER_PARTS.search(phrase):  # "Conditional orders / notify": the one section its known parts name
             known = {self._lookup.get(norm_key(part)) for part in _HEADER_PARTS.split(phrase) if part.strip()} - {None}
             section = known.pop() if len(known) == 1 else None
