@@ -27,8 +27,8 @@ _BOX = r"(?:\[\s*(?P<b1>[xX✓✔*+\-]?)\s*\]|\(\s*(?P<b2>[xX✓✔*+\-]?)\s*\)|
 _BOX_BEFORE = re.compile(_BOX + r"(?![ \t]*(?:Y|N|Yes|No)\b)[ \t]*(?P<gap>[^\[\]()☐☒☑|;:]{0,40})$")
 _YN_PAIR = re.compile(
     r"^[ \t]*[:\-]?[ \t]*(?:"
-    r"(?P<m1>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l1>Y(?:es)?|N(?:o)?)\b[ \t]*(?P<m2>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l2>Y(?:es)?|N(?:o)?)\b"
-    r"|(?P<l3>Y(?:es)?|N(?:o)?)[ \t]*(?P<m3>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l4>Y(?:es)?|N(?:o)?)[ \t]*(?P<m4>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])"
+    r"(?P<m1>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l1>(?i:y(?:es)?|no?))\b[ \t]*(?P<m2>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l2>(?i:y(?:es)?|no?))\b"
+    r"|(?P<l3>(?i:y(?:es)?|no?))[ \t]*(?P<m3>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l4>(?i:y(?:es)?|no?))[ \t]*(?P<m4>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])"
     r")"
 )
 _ANSWER = re.compile(
@@ -47,7 +47,7 @@ _PARAMETER = re.compile(
     r"(?:[^;]{0,40}?\b(?:for|if|with|when|re:?|should)\b|[ \t]*[:\-])"
     r"|\b(?:call|notify|page)[ \t]+(?:for|if|when)\b"
     r"|\bhold\b[^;.]{0,40}?\b(?:if|when)\b|\bhold[ \t]+parameters?\b"
-    r"|\bhold\b[^;.]{0,40}?\bfor[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr|rr|k|qtc|ck|pulse)\b[ \t]*(?:[<>≤≥]|of|above|below|over|under|greater|less))"
+    r"|\b(?:hold|stop|d/c|discontinue)\b[^;.]{0,40}?\bfor[ \t]+(?=(?:t|temp|sbp|dbp|bp|map|hr|rr|k|qtc|ck|pulse)\b[ \t]*(?:[<>≤≥]|of|above|below|over|under|greater|less))"
     r"|\bprn[ \t]+(?:for[ \t]+)?(?=(?:t|temp|temperature|fever|hr|sbp|dbp|bp|pain|agitation|rigidity|ck)\b)"
     r"|\bif[ \t]+(?=(?:t|temp|temperature|hr|sbp|dbp|bp|map|rr|ck|cpk|wbc|k|potassium|pulse|heart[ \t]+rate)\b)"
     r"|\btitrate\b[^;.]{0,30}?\b(?:to|for)\b|\bgoals?[ \t]*(?:of|is|:)?[ \t]*(?=(?:t|temp|sbp|dbp|bp|map|hr|rr)\b)"
@@ -211,12 +211,14 @@ def opens_with_age(text: str, sent_start: int, sent_end: int) -> bool:
 
 # a sentence that opens with a time span back from the episode told ("Two years earlier he had been admitted with
 # NMS", "Several months ago, ...") or with the authors' earlier report of the patient ("We previously described
-# a 52-year-old man who ..."); not "for 3 years before admission", which dates an exposure up to now
+# a 52-year-old man who ...", "In 2018 we described ..."; not "We describe", the case at hand); not "for 3 years
+# before admission", which dates an exposure up to now
 _PAST_OPENING = re.compile(
     r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?(?:"
     r"(?:\d{1,2}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|several|many|"
     r"a[ \t]+few|some)[ \t]+(?:years?|months?|decades?)[ \t]+(?:earlier|ago|previously|before(?=[ \t]*,))"
-    r"|(?:we|the[ \t]+authors)[ \t]+(?:have[ \t]+)?(?:previously|earlier|once)[ \t]+(?:described|reported|presented|published))\b",
+    r"|(?:we|the[ \t]+authors)[ \t]+(?:have[ \t]+)?(?:previously|earlier|once)[ \t]+(?:described|reported|presented|published)"
+    r"|in[ \t]+(?:19|20)\d{2},?[ \t]+(?:we|the[ \t]+authors)[ \t]+(?:described|reported|presented|published))\b",
     re.I,
 )
 
