@@ -13,5 +13,5 @@
 """
 
 TRUSTED_TYPES: tuple[str, ...] = ()
-SHIPPED_MODEL_SHA256 = "5901847a0fccc77945b7e03b7115563a134aa8834648a8b721a4206a7d593a84"
+SHIPPED_MODEL_SHA256 = "0d0219a9d2cb9803bed899b3f108643f33ca8e7ff72ef1f3f0004d20faeeef2a"
 PROVENANCE_KINDS = ("trained", "recalibrated", "retrained")
