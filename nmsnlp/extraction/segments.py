@@ -25,10 +25,12 @@ import re
 _BOX = r"(?:\[\s*(?P<b1>[xX✓✔*+\-]?)\s*\]|\(\s*(?P<b2>[xX✓✔*+\-]?)\s*\)|(?P<b3>[☐☒☑✓✔]))"
 # the box nearest before the item, with only the item's own words between them
 _BOX_BEFORE = re.compile(_BOX + r"(?![ \t]*(?:Y|N|Yes|No)\b)[ \t]*(?P<gap>[^\[\]()☐☒☑|;:]{0,40})$")
+_YN_MARK = r"[\[(][ \t]*[xX✓✔]?[ \t]*[\])]"
+_YN_LABEL = r"(?i:y(?:es)?|no?)"
 _YN_PAIR = re.compile(
-    r"^[ \t]*[:\-]?[ \t]*(?:"
-    r"(?P<m1>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l1>(?i:y(?:es)?|no?))\b[ \t]*(?P<m2>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l2>(?i:y(?:es)?|no?))\b"
-    r"|(?P<l3>(?i:y(?:es)?|no?))[ \t]*(?P<m3>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])[ \t]*(?P<l4>(?i:y(?:es)?|no?))[ \t]*(?P<m4>[\[(][ \t]*[xX✓✔]?[ \t]*[\])])"
+    rf"^[ \t]*[:\-]?[ \t]*(?:"
+    rf"(?P<m1>{_YN_MARK})[ \t]*(?P<l1>{_YN_LABEL})\b[ \t]*(?P<m2>{_YN_MARK})[ \t]*(?P<l2>{_YN_LABEL})\b"
+    rf"|(?P<l3>{_YN_LABEL})[ \t]*(?P<m3>{_YN_MARK})[ \t]*(?P<l4>{_YN_LABEL})[ \t]*(?P<m4>{_YN_MARK})"
     r")"
 )
 _ANSWER = re.compile(
@@ -213,8 +215,9 @@ def opens_with_age(text: str, sent_start: int, sent_end: int) -> bool:
 # NMS", "Several months ago, ...") or with the authors' earlier report of the patient ("We previously described
 # a 52-year-old man who ...", "In 2018 we described ..."; not "We describe", the case at hand); not "for 3 years
 # before admission", which dates an exposure up to now
+_OPENING_LABEL = r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?"  # after a label: "Interval history: In May 2024 ..."
 _PAST_OPENING = re.compile(
-    r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?(?:"
+    _OPENING_LABEL + r"(?:"
     r"(?:\d{1,2}|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|several|many|"
     r"a[ \t]+few|some)[ \t]+(?:years?|months?|decades?)[ \t]+(?:earlier|ago|previously|before(?=[ \t]*,))"
     r"|(?:we|the[ \t]+authors)[ \t]+(?:have[ \t]+)?(?:previously|earlier|once)[ \t]+(?:described|reported|presented|published)"
@@ -226,7 +229,12 @@ _PAST_OPENING = re.compile(
 def opens_in_the_past(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence opens with a time span back ("Two years earlier", "Several months ago") or the
     authors' earlier report ("We previously described ..."), with no word of the present before `start`."""
-    opening = _PAST_OPENING.match(text, sent_start, start)
+    return _opens_before_present(_PAST_OPENING, text, sent_start, start)
+
+
+def _opens_before_present(opening_re: re.Pattern[str], text: str, sent_start: int, start: int) -> bool:
+    """Whether the sentence opens with a match of `opening_re` and no word of the present stands between it and `start`."""
+    opening = opening_re.match(text, sent_start, start)
     return opening is not None and _STRICT_PRESENT.search(text, opening.end(), start) is None
 
 
@@ -269,8 +277,7 @@ def opens_dated(text: str, sent_start: int, start: int) -> bool:
     """Whether the sentence opens with a year that dates it, across its ';' clauses, up to a word of the present
     ("In May 2024 she was admitted for an obstruction; her levodopa was missed and she developed fever").
     A case report dates its own episode so too: the caller decides when an opening year means the past."""
-    opening = _DATED_OPENING.match(text, sent_start, start)
-    return opening is not None and _STRICT_PRESENT.search(text, opening.end(), start) is None
+    return _opens_before_present(_DATED_OPENING, text, sent_start, start)
 
 
 def date_years(text: str, lo: int, hi: int) -> set[str]:
@@ -288,8 +295,7 @@ _DATE_YEAR = re.compile(
     r"(?:(?<![\d/.])\d{1,2}/(?:\d{1,2}/)?|\([ \t]*|\b(?i:in|during|since|of)[ \t]+"
     r"|\b(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+)((?:19|20)\d{2})(?![\d/])")
 _DATED_OPENING = re.compile(
-    r"[ \t]*(?:[A-Z][A-Za-z /]{0,30}:[ \t]*)?"  # after a label: "Interval history: In May 2024 ..."
-    r"(?i:in|during|on|around|back[ \t]+in|since)[ \t]+(?:(?:early|mid|late)[ \t-]+)?"
+    _OPENING_LABEL + r"(?i:in|during|on|around|back[ \t]+in|since)[ \t]+(?:(?:early|mid|late)[ \t-]+)?"
     r"(?:(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?[ \t]+|\d{1,2}/)?(?:19|20)\d{2}\b(?![/\d])")
 _STRICT_PRESENT = re.compile(
     r"\b(?:now|currently|today|tonight|presents?|presenting|this[ \t]+(?:admission|visit|episode|time)|on[ \t]+arrival|again)\b",

@@ -194,8 +194,7 @@ _HEADER_PARTS = re.compile(r"[ \t]*(?:/|&|\+|\band\b)[ \t]*", re.I)
 # a time, a date or a recency word around a header phrase: "Vitals at 1930", "LAST VITAL SIGNS", "Labs (3/4)"
 _HEADER_QUALIFIERS = re.compile(
     r"^(?i:last|latest|most[ \t]+recent|recent|initial|repeat|current|today'?s)[ \t]+"
-    r"|[ \t]+(?:at|@|on|from)[ \t]+\d[\d:/.\-]*(?:[ \t]*(?:h|hrs|am|pm))?$|[ \t]*\([^()]*\d[^()]*\)$", re.I)
-_GLOSS = re.compile(r"[ \t]*\([^()]*\)$")
+    r"|[ \t]+(?:at|@|on|from)[ \t]+\d[\d:/.\-]*(?:[ \t]*(?:h|hrs|am|pm))?$|[ \t]*\([^()]*\)$", re.I)
 _POSSESSIVE = re.compile(r"^(?:his|her|their|the|patient's|pt's|patient)\s+")
 
 
@@ -231,14 +230,10 @@ class SectionFinder:
         if phrase in self._sections:
             return self._sections[phrase]
         section = self._lookup.get(norm_key(phrase)) or self._lookup.get(norm_key(_POSSESSIVE.sub("", phrase.lower())))
-        if section is None:  # "Vitals at 1930", "LAST VITAL SIGNS", "Labs (3/4)": a known header, qualified
+        if section is None:  # "Vitals at 1930", "LAST VITAL SIGNS", "Labs (3/4)", "Prior trials (for eligibility)": a known header, qualified
             bare = _HEADER_QUALIFIERS.sub("", phrase)
             if bare != phrase and bare:
                 section = self._lookup.get(norm_key(bare))
-        if section is None and phrase.endswith(")"):  # "PRIOR ANTIPSYCHOTIC TRIALS (for clozapine eligibility)": a known header, glossed
-            bare = _GLOSS.sub("", phrase)
-            if bare != phrase and bare:
-                section = self._section(bare)
         if section is None and _HEADER_PARTS.search(phrase):  # "Conditional orders / notify": the one section its known parts name
             known = {self._lookup.get(norm_key(part)) for part in _HEADER_PARTS.split(phrase) if part.strip()} - {None}
             section = known.pop() if len(known) == 1 else None
