@@ -1,8 +1,10 @@
 """nmsnlp_context: medspaCy's ConText, fed the project's rules from patterns/context.jsonl."""
 
+import bisect
 from collections.abc import Iterable
 from typing import Any
 
+import numpy
 from spacy.attrs import LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -29,14 +31,90 @@ class ContextComponent(RuleComponent):
         self._require_rules()
         spans = doc.spans[SPAN_GROUP] if SPAN_GROUP in doc.spans else []
         if len(spans):
-            self._context(doc)
+            run_context(self._context, doc)
         return doc
+
+
+def run_context(context: Any, doc: Doc) -> Doc:
+    """medspaCy 1.3.1's `ConText.__call__`, step for step and with its own modifier and graph classes, for a
+    ConText with no global max_scope over a span group, sentence by sentence. The graph comes out as
+    medspaCy's does, because a modifier's scope never leaves its sentence: a modifier limits the scope only
+    of one in its own sentence (for two in different sentences `limit_scope` changes nothing), and modifies
+    only a target in its own sentence. Each modifier's scope is set from sentence bounds read once per Doc
+    (medspaCy asks `doc[start].sent` per modifier, which walks the tokens). A modifier that runs past the
+    end of its sentence (no rule here makes one) sends the Doc through medspaCy's own call."""
+    if context.max_scope is not None or context.input_span_type != "group" or context.prune_on_target_overlap:
+        return context(doc)  # not a ConText this module builds: medspaCy's own call
+    _ConText, _Rule, ConTextModifier, ConTextGraph = context_classes(graph=True)
+    targets = list(doc.spans[context.span_group_name])
+    matcher = context._ConText__matcher
+    rule_map = matcher.rule_map
+    strings = doc.vocab.strings
+    starts = numpy.flatnonzero(doc.to_array([SENT_START]).reshape(-1) == 1).tolist()
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)  # the first token starts a sentence, flagged or not
+    bounds = list(zip(starts, [*starts[1:], len(doc)]))
+    modifiers = []
+    by_sentence: dict[int, list[Any]] = {}  # sentence -> its modifiers, in match order
+    for match_id, start, end in matcher(doc):
+        rule = rule_map[strings[match_id]]
+        k = bisect.bisect_right(starts, start) - 1
+        lo, hi = bounds[k]
+        if end > hi:
+            return context(doc)
+        scope_start, scope_end = _scope(rule.direction.lower(), rule.max_scope, start, end, lo, hi)
+        modifier = ConTextModifier(rule, start, end, doc, scope_start=scope_start, scope_end=scope_end, max_scope=None)
+        modifiers.append(modifier)
+        by_sentence.setdefault(k, []).append(modifier)
+    for group in by_sentence.values():  # ConTextGraph.update_scopes, within each sentence
+        for i in range(len(group) - 1):
+            for j in range(i + 1, len(group)):
+                group[i].limit_scope(group[j])
+                group[j].limit_scope(group[i])
+    for target in targets:  # ConTextGraph.apply_modifiers (with no pruning)
+        k = bisect.bisect_right(starts, target.start) - 1
+        near = by_sentence.get(k, ()) if target.end <= bounds[k][1] else modifiers
+        for modifier in near:
+            if modifier.modifies(target):
+                modifier.modify(target)
+    edges = []
+    for modifier in modifiers:
+        modifier.reduce_targets()
+        for target in modifier._targets:
+            edges.append((target, modifier))
+    graph = ConTextGraph(targets=targets, modifiers=modifiers, edges=edges, prune_on_modifier_overlap=False)
+    for target, modifier in edges:
+        target._.modifiers += (modifier,)
+    if context.context_attributes_mapping:
+        context.set_context_attributes(edges)
+    doc._.context_graph = graph
+    return doc
+
+
+def _scope(direction: str, max_scope: int | None, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    """The scope medspaCy's ConTextModifier gives a modifier of tokens start..end in the sentence lo..hi
+    (its `__set_scope` with no global max_scope: the sentence, on the rule's side, cut to the rule's max_scope)."""
+    if direction == "forward":
+        scope_start, scope_end = end, hi
+        if max_scope is not None and scope_end - scope_start > max_scope:
+            scope_end = end + max_scope
+    elif direction == "backward":
+        scope_start, scope_end = lo, start
+        if max_scope is not None and scope_end - scope_start > max_scope:
+            scope_start = start - max_scope
+    else:  # bidirectional (and terminate, pseudo)
+        scope_start, scope_end = lo, hi
+        if max_scope is not None and start - scope_start > max_scope:
+            scope_start = start - max_scope
+        if max_scope is not None and scope_end - end > max_scope:
+            scope_end = end + max_scope
+    return scope_start, scope_end
 
 
 def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
     """A medspaCy ConText object with the given rule records, imported without its process-wide
     warnings filter (medspaCy calls warnings.filterwarnings("ignore") at import)."""
-    ConText, ConTextRule = context_classes()
+    ConText, ConTextRule = context_classes()[:2]
     context = ConText(
         nlp,
         name="nmsnlp_context_inner",

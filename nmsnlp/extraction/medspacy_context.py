@@ -12,6 +12,7 @@ imports by name, is loaded lazily (it runs on first use). medspaCy's `warnings.f
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import types
@@ -62,12 +63,14 @@ def _lazy_submodule(parent: types.ModuleType, name: str) -> None:
     setattr(parent, name, module)
 
 
-def context_classes() -> tuple[Any, Any]:
-    """(ConText, ConTextRule), imported without medspaCy's other components or the process-wide warnings filter."""
+@functools.cache
+def context_classes(graph: bool = False) -> tuple[Any, ...]:
+    """(ConText, ConTextRule), and with graph=True also (ConTextModifier, ConTextGraph), imported without
+    medspaCy's other components or the process-wide warnings filter."""
     quickumls = _defer("quickumls")
     if quickumls is not None:
         _lazy_submodule(quickumls, "spacy_component")
     _defer("medspacy")
     with warnings.catch_warnings():
-        from medspacy.context import ConText, ConTextRule
-    return ConText, ConTextRule
+        from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
+    return (ConText, ConTextRule, ConTextModifier, ConTextGraph) if graph else (ConText, ConTextRule)
