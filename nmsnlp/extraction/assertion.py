@@ -76,6 +76,7 @@ class AssertionComponent(RuleComponent):
         text = doc_text(doc)  # Doc.text joins every token: read it once, or the fast path's copy
         bounds = sentence_bounds(doc)
         sent_starts = [b[0] for b in bounds]
+        clause_cues: dict[tuple[int, int], int] = {}  # in_parameter's first cue of each clause
         for span in spans:
             attrs = dict(span._.nmsnlp)
             section = section_at(headers, span.start_char)
@@ -95,7 +96,7 @@ class AssertionComponent(RuleComponent):
             if box is not None:  # a checklist item: the box or answer decides presence
                 _set(flags, cues, "negated", not box, "checklist: not marked")
                 _set(flags, cues, "uncertain", False, "")
-            if attrs["category"] != "drug" and (in_parameter(text, sent[0], span.start_char, sent[1])
+            if attrs["category"] != "drug" and (in_parameter(text, sent[0], span.start_char, sent[1], clause_cues)
                                                 or parameter_after(text, span.end_char, sent[1])):
                 _set(flags, cues, "hypothetical", True, "order or parameter")  # a threshold or condition, never a finding
             if attrs["category"] == "diagnosis" and defined_term(text, sent[0], span.start_char):

@@ -59,7 +59,6 @@ _PARAMETER = re.compile(
     r"|\b(?:notify|call)[ \t]*:",
     re.I,
 )
-_CLAUSE_END = re.compile(r";")
 _AFFIRM = re.compile(
     r"\byou[ \t]+(?:were|have[ \t]+been|was)[ \t]+(?:treated|admitted|hospitali[sz]ed|diagnosed|seen|cared[ \t]+for|found)\b"
     r"|\byou[ \t]+(?:had|developed|have[ \t]+had|got|experienced)\b"
@@ -99,15 +98,21 @@ def box_state(text: str, sent_start: int, start: int, end: int, sent_end: int) -
     return None
 
 
-def in_parameter(text: str, sent_start: int, start: int, sent_end: int) -> bool:
+def in_parameter(text: str, sent_start: int, start: int, sent_end: int, seen: dict[tuple[int, int], int] | None = None) -> bool:
     """Whether a parameter or order cue ("call MD for", "hold if", "PRN temp >", "titrate to") stands
-    before `start` in its sentence, with no ";" between: the mention is then a threshold or a condition."""
-    lo = sent_start
-    for m in _CLAUSE_END.finditer(text, sent_start, start):
-        lo = m.end()
-    hi = _CLAUSE_END.search(text, start, sent_end)
-    # search the whole clause (the cue's lookahead may read the mention itself), keep cues before it
-    return any(m.start() < start for m in _PARAMETER.finditer(text, lo, hi.start() if hi else sent_end))
+    before `start` in its sentence, with no ";" between: the mention is then a threshold or a condition.
+    `seen` (for one text) keeps each clause's first cue, for the other mentions of that clause."""
+    lo = text.rfind(";", sent_start, start) + 1 or sent_start  # the clause: from the last ";" before, to the next
+    hi = text.find(";", start, sent_end)
+    clause = (lo, sent_end if hi == -1 else hi)
+    # search the whole clause (the cue's lookahead may read the mention itself): is its first cue before the mention?
+    first = seen.get(clause) if seen is not None else None
+    if first is None:
+        m = _PARAMETER.search(text, *clause)
+        first = m.start() if m is not None else len(text)
+        if seen is not None:
+            seen[clause] = first
+    return first < start
 
 
 # a name being introduced, not a diagnosis made: "a rare reaction called NMS", "a condition known as NMS"
@@ -266,9 +271,7 @@ _YEAR_LABEL = re.compile(r"[ \t]*(?:19|20)\d{2}[ \t]*:")
 def dated_before(text: str, clause_start: int, start: int) -> bool:
     """Whether a year or an earlier hospital stay ("discharged 4/18 after", "since her last admission")
     stands before the item in its clause (from `clause_start`, the sentence start or the last ';')."""
-    lo = clause_start
-    for m in _CLAUSE_END.finditer(text, clause_start, start):
-        lo = m.end()
+    lo = text.rfind(";", clause_start, start) + 1 or clause_start  # after the last ";" before the item
     return (_YEAR_LABEL.match(text, lo, start) is not None or _YEAR_BEFORE.search(text, lo, start) is not None
             or _STAY_BEFORE.search(text, lo, start) is not None)
 
@@ -315,7 +318,7 @@ _PRESENT_TIME = re.compile(
 
 def same_clause(text: str, a: int, b: int) -> bool:
     """Whether positions a < b lie in one clause (no ';' between)."""
-    return _CLAUSE_END.search(text, a, b) is None
+    return text.find(";", a, b) == -1
 
 
 def present_time_between(text: str, a: int, b: int) -> bool:
