@@ -28,6 +28,7 @@ from .rules import RuleSet, load_rules, write_rules
 SPAN_GROUP = "nmsnlp"
 MAX_TRIGGER_CHARS = 5_000_000  # the sentences with a trigger of one note, tokenized at once (spaCy max_length)
 TEXT_KEY = "nmsnlp_text"  # doc.user_data key: the text the fast path made the Doc from
+BOUNDS_KEY = "nmsnlp_sentence_bounds"  # doc.user_data key: sentence_bounds(doc), once read
 CONTEXT_ATTRS = {
     "NEGATED_EXISTENCE": "is_negated",
     "POSSIBLE_EXISTENCE": "is_uncertain",
@@ -93,15 +94,21 @@ class RuleComponent:
 
 def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
     """(start_char, end_char) of every sentence, from the sentence-start flags, in one array read (the
-    end from the last token's offset and length, in numpy rather than a Token object per sentence)."""
+    end from the last token's offset and length, in numpy rather than a Token object per sentence).
+    Kept in the Doc for the next component; `set_sentence_starts` drops it."""
     if not len(doc):
         return []
+    kept = doc.user_data.get(BOUNDS_KEY)
+    if kept is not None:
+        return kept
     arr = doc.to_array([SENT_START, IDX, LENGTH]).astype("int64")
     first = numpy.flatnonzero(arr[:, 0] == 1)
     if not len(first) or first[0] != 0:
         first = numpy.concatenate(([0], first))
     last = numpy.append(first[1:], len(doc)) - 1
-    return list(zip(arr[first, 1].tolist(), (arr[last, 1] + arr[last, 2]).tolist()))
+    bounds = list(zip(arr[first, 1].tolist(), (arr[last, 1] + arr[last, 2]).tolist()))
+    doc.user_data[BOUNDS_KEY] = bounds
+    return bounds
 
 
 def doc_text(doc: Doc) -> str:
@@ -113,6 +120,7 @@ def doc_text(doc: Doc) -> str:
 
 def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
     """Mark the token at each start offset as a sentence start, and every other token not."""
+    doc.user_data.pop(BOUNDS_KEY, None)
     if not len(doc):
         return
     idx = doc.to_array([IDX]).astype("int64")  # ascending: token offsets

@@ -59,6 +59,25 @@ _PARAMETER = re.compile(
     r"|\b(?:notify|call)[ \t]*:",
     re.I,
 )
+# a word of every match of _PARAMETER, in lower case: a clause of ASCII text with none of them holds no cue
+_PARAMETER_WORDS = re.compile(
+    r"call|notify|page|alert|contact|inform|text|message|escalate|hold|stop|d/c|discontinue|prn|if[ \t]|titrate|goal|"
+    r"keep|maintain|parameter|abort")
+_LAST_LOWER: tuple[str | None, str | None] = (None, None)
+
+
+def ascii_lower(text: str) -> str | None:
+    """text.lower() for an ASCII text (the same length, so its offsets are the text's; the last one is kept,
+    as a Doc's mentions ask for the same text in turn), None for any other. Only an ASCII text is prefiltered
+    by lower-case words, as a case-blind regex also matches "ſ" for "s" and "K" (Kelvin) for "k"."""
+    global _LAST_LOWER
+    last = _LAST_LOWER
+    if last[0] is not text:
+        last = (text, text.lower() if text.isascii() else None)
+        _LAST_LOWER = last  # one assignment of a tuple: safe across threads
+    return last[1]
+
+
 _AFFIRM = re.compile(
     r"\byou[ \t]+(?:were|have[ \t]+been|was)[ \t]+(?:treated|admitted|hospitali[sz]ed|diagnosed|seen|cared[ \t]+for|found)\b"
     r"|\byou[ \t]+(?:had|developed|have[ \t]+had|got|experienced)\b"
@@ -108,7 +127,8 @@ def in_parameter(text: str, sent_start: int, start: int, sent_end: int, seen: di
     # search the whole clause (the cue's lookahead may read the mention itself): is its first cue before the mention?
     first = seen.get(clause) if seen is not None else None
     if first is None:
-        m = _PARAMETER.search(text, *clause)
+        low = ascii_lower(text)
+        m = None if low is not None and _PARAMETER_WORDS.search(low, *clause) is None else _PARAMETER.search(text, *clause)
         first = m.start() if m is not None else len(text)
         if seen is not None:
             seen[clause] = first
@@ -272,8 +292,15 @@ def dated_before(text: str, clause_start: int, start: int) -> bool:
     """Whether a year or an earlier hospital stay ("discharged 4/18 after", "since her last admission")
     stands before the item in its clause (from `clause_start`, the sentence start or the last ';')."""
     lo = text.rfind(";", clause_start, start) + 1 or clause_start  # after the last ";" before the item
-    return (_YEAR_LABEL.match(text, lo, start) is not None or _YEAR_BEFORE.search(text, lo, start) is not None
-            or _STAY_BEFORE.search(text, lo, start) is not None)
+    # every match of _YEAR_LABEL and _YEAR_BEFORE holds a year 19xx or 20xx, every match of _STAY_BEFORE
+    # "discharge" or "hospital": where they are not, the regexes are not run
+    if (text.find("19", lo, start) != -1 or text.find("20", lo, start) != -1) and (
+            _YEAR_LABEL.match(text, lo, start) is not None or _YEAR_BEFORE.search(text, lo, start) is not None):
+        return True
+    low = ascii_lower(text)
+    if low is not None and low.find("discharge", lo, start) == -1 and low.find("hospital", lo, start) == -1:
+        return False
+    return _STAY_BEFORE.search(text, lo, start) is not None
 
 
 def opens_dated(text: str, sent_start: int, start: int) -> bool:
