@@ -1,12 +1,19 @@
 """End-to-end speed of `nmsnlp screen`: one and two workers against the blank spaCy tokenizer, in one run.
 
-    python bench/screen.py [--notes 2000] [--rounds 3] [--shared ../shared]
+    python bench/screen.py [--notes 4714] [--rounds 3] [--scale 4] [--shared ../shared]
 
-Whole processes over the same notes (MTSamples transcriptions from ../shared, cycled to --notes), in
-alternating rounds, best of --rounds each:
+Whole processes over the same notes (MTSamples transcriptions from ../shared, cycled to --notes: the 2,357
+distinct transcriptions, each twice at the default 4,714, as MTSamples itself holds most of them two or
+three times), in alternating rounds, best of --rounds each:
   tokenizer    a process that reads the same JSONL and runs spacy.blank("en").tokenizer over every note
   screen -w 1  `nmsnlp screen NOTES --workers 1`
   screen -w 2  `nmsnlp screen NOTES --workers 2`
+  distinct     the tokenizer and `screen -w 1` over the distinct transcriptions only, once each (no note
+               repeats: spaCy's tokenizer caches the strings it has seen, so repeats favour it)
+  start-up     `nmsnlp screen` over one note: the fixed cost of a process (imports, pipeline, model)
+With S the start-up and T1 one worker's time, two workers cannot beat T1 / (S + (T1 - S) / 2) at this input
+size: the bench prints that bound beside the measured ratio. With --scale K (K > 1), also one worker and two
+workers once each over the notes repeated K times (new ids), where the start-up weighs less.
 With --memory 20,2000: only the memory check, `nmsnlp screen --workers 2` once over inputs of those sizes
 (MTSamples repeated), peak RSS of the largest process (main or worker) for each, which should stay flat.
 Prints characters/s, the ratios the speed issue sets targets for (1 worker / tokenizer >= 1.5, 2 workers /
@@ -148,8 +155,9 @@ def breakdown(notes: list[dict], out: Path) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    ap.add_argument("--notes", type=int, default=2000)
+    ap.add_argument("--notes", type=int, default=4714)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scale", type=int, default=1, help="also time 1 and 2 workers once over the notes repeated this many times")
     ap.add_argument("--memory", default="", help="only the memory check, over inputs of these sizes in MB, e.g. 20,2000")
     args = ap.parse_args()
     if not (args.shared / "eval-data" / "mtsamples" / "mtsamples.csv").is_file():
@@ -168,6 +176,11 @@ def main() -> int:
         work = Path(tmp)
         src = work / "notes.jsonl"
         src.write_text("".join(json.dumps(n) + "\n" for n in notes), encoding="utf-8")
+        distinct = notes[: min(len(notes), len(texts))]
+        dsrc = work / "distinct.jsonl"
+        dsrc.write_text("".join(json.dumps(n) + "\n" for n in distinct), encoding="utf-8")
+        one = work / "one.jsonl"
+        one.write_text(json.dumps(notes[0]) + "\n", encoding="utf-8")
         best: dict[str, tuple[float, int]] = {}
         commands = {
             "tokenizer": [sys.executable, "-c", TOKENIZE, str(src)],
@@ -180,6 +193,19 @@ def main() -> int:
                 if name not in best or secs < best[name][0]:
                     best[name] = (secs, peak)
         identical = all((work / "w1" / f).read_bytes() == (work / "w2" / f).read_bytes() for f in OUTPUTS)
+        d_tok = timed([sys.executable, "-c", TOKENIZE, str(dsrc)])[0]
+        d_w1 = timed([nmsnlp, "screen", str(dsrc), "--out", str(work / "d1"), "--workers", "1", "--force", "--no-progress"])[0]
+        start = min(timed([nmsnlp, "screen", str(one), "--out", str(work / "one"), "--workers", "1", "--force", "--no-progress"])[0]
+                    for _ in range(3))
+        scaled = None
+        if args.scale > 1:
+            big = work / "scaled.jsonl"
+            with big.open("w", encoding="utf-8") as fh:
+                for k in range(args.scale):
+                    for n in notes:
+                        fh.write(json.dumps({**n, "note_id": f"{k}-{n['note_id']}"}) + "\n")
+            scaled = tuple(timed([nmsnlp, "screen", str(big), "--out", str(work / f"s{w}"), "--workers", str(w), "--force",
+                                  "--no-progress"])[0] for w in (1, 2))
         imp = min(timed([sys.executable, "-c", "import nmsnlp"])[0] for _ in range(3))
         helps = min(timed([nmsnlp, "--help"])[0] for _ in range(3))
         stages = breakdown(notes[: min(len(notes), 1000)], work)
@@ -190,13 +216,21 @@ def main() -> int:
     tok, w1, w2 = (best[k][0] for k in ("tokenizer", "screen -w 1", "screen -w 2"))
     print(f"1 worker / tokenizer: {tok / w1:.2f}x (target >= 1.5)")
     print(f"2 workers / 1 worker: {w1 / w2:.2f}x (target >= 1.8)")
+    d_chars = sum(len(n["note_text"]) for n in notes[: min(len(notes), len(texts))])
+    print(f"distinct notes only ({min(len(notes), len(texts)):,}, {d_chars:,} characters, one run each): tokenizer {d_tok:.2f} s, "
+          f"screen -w 1 {d_w1:.2f} s: 1 worker / tokenizer {d_tok / d_w1:.2f}x")
+    bound = w1 / (start + (w1 - start) / 2)
+    print(f"start-up (screen of one note): {start:.2f} s; with it, 2 workers / 1 worker is at most {bound:.2f}x at this size")
+    if scaled is not None:
+        print(f"{args.scale}x the notes ({args.scale * len(notes):,}, one run each): screen -w 1 {scaled[0]:.2f} s, "
+              f"screen -w 2 {scaled[1]:.2f} s: 2 workers / 1 worker {scaled[0] / scaled[1]:.2f}x")
     print(f"import nmsnlp: {imp:.2f} s (target < 1.0); nmsnlp --help: {helps:.2f} s (target < 0.5)")
     print(f"1 and 2 workers give byte-identical outputs: {identical}")
     total = sum(stages.values())
     print("one worker's time by stage (in process, first 1,000 notes):")
     for name, secs in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {name:11}{secs:8.2f} s {100 * secs / total:5.1f}%")
-    print("command: python bench/screen.py")
+    print("command: python bench/screen.py" + (f" --scale {args.scale}" if args.scale > 1 else ""))
     return 0
 
 
