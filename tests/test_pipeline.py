@@ -260,3 +260,57 @@ def test_the_long_run_check_agrees_with_its_regex(text):
     from nmsnlp.extraction.extractor import _LONG_RUN, _has_long_run
 
     assert _has_long_run(text) == (_LONG_RUN.search(text) is not None)
+
+
+_CLAUSE_TEXT = st.lists(
+    st.sampled_from(["call MD for ", "notify ", "hold if ", "ſtop if ", "\u212aeep T < ", "if temp ", "prn ", "goal SBP ",
+                     "fever ", "T 39.2 ", "; ", ". ", "in 2019 ", "2021: ", "Oct 2018 ", "discharged 4/18 after ",
+                     "since her last hospitalization ", "hospitalized 3/2-", "DISCHARGED ", "a", " ", "1920 ", "20"]),
+    max_size=14,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_CLAUSE_TEXT, st.integers(0, 400), st.integers(0, 400))
+@example("\u212aeep T < fever ", 0, 10)
+@example("ſtop if fever ", 0, 8)
+def test_the_prefiltered_segment_checks_equal_their_regexes(text, a, b):
+    """segments.py skips the parameter, year and hospital-stay regexes where a word every match holds is
+    absent (in ASCII text only, as a case-blind regex also reads "ſ" as "s" and the Kelvin sign as "k")."""
+    from nmsnlp.extraction import segments as S
+
+    start = min(a, len(text))
+    sent_end = max(start, min(b, len(text)))
+    lo = text.rfind(";", 0, start) + 1
+    hi = text.find(";", start, sent_end)
+    plain = any(m.start() < start for m in S._PARAMETER.finditer(text, lo, sent_end if hi == -1 else hi))
+    seen: dict[tuple[int, int], int] = {}
+    assert S.in_parameter(text, 0, start, sent_end) == plain
+    assert S.in_parameter(text, 0, start, sent_end, seen) == plain == S.in_parameter(text, 0, start, sent_end, seen)
+    dated = (S._YEAR_LABEL.match(text, lo, start) is not None or S._YEAR_BEFORE.search(text, lo, start) is not None
+             or S._STAY_BEFORE.search(text, lo, start) is not None)
+    assert S.dated_before(text, 0, start) == dated
+
+
+def test_context_sentence_by_sentence_equals_medspacy_call(nlp):
+    """run_context gives every mention the modifiers, with the same rules, spans and scopes, that
+    medspaCy's own ConText call gives it."""
+    from nmsnlp.extraction.base import SPAN_GROUP
+    from nmsnlp.extraction.context import run_context
+
+    context = nlp.get_pipe("nmsnlp_context")._context
+    before = [proc for name, proc in nlp.pipeline if name in ("nmsnlp_structure", "nmsnlp_mentions")]
+    compared = 0
+    for text in _varied_notes():
+        docs = []
+        for run in (run_context, lambda ctx, d: ctx(d)):
+            doc = nlp.make_doc(text)
+            for proc in before:
+                doc = proc(doc)
+            run(context, doc)
+            docs.append([[(m.rule.literal, m.category, m.modifier_span, m.scope_span) for m in span._.modifiers]
+                         + [getattr(span._, a) for a in ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family")]
+                         for span in doc.spans.get(SPAN_GROUP, [])])
+        assert docs[0] == docs[1], text[:80]
+        compared += sum(len(d) for d in docs[0])
+    assert compared > 1000
