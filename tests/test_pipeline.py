@@ -194,6 +194,18 @@ def test_import_is_cheap_and_medspacy_extras_stay_unloaded():
     assert out == "[] False False False", out
 
 
+def test_spacy_command_line_stays_unloaded_and_still_works():
+    """spaCy's command line (every spaCy command, requests, jinja2) is not imported with spaCy; asked for, it is
+    all there as spaCy makes it: spacy.info(), spacy.cli's commands and app."""
+    code = ("import sys, nmsnlp; nmsnlp.extract('no fever'); "
+            "print([m for m in ('spacy.cli.download', 'spacy.cli.init_config', 'requests', 'jinja2') if m in sys.modules]); "
+            "import spacy; print(sorted(spacy.info())[:2]); "
+            "from spacy.cli import download; import spacy.cli; "
+            "print(download.__module__, type(spacy.cli.app).__name__, 'spacy.cli.download' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:3] == ["[]", "['location', 'pipelines']", "spacy.cli.download Typer True"], out
+
+
 def test_medspacy_still_loads_in_full_after_nmsnlp():
     code = ("import warnings, nmsnlp; nmsnlp.extract('no fever'); import medspacy; "
             "nlp = medspacy.load(medspacy_enable=['medspacy_context']); print(type(nlp).__name__)")

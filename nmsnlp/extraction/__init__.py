@@ -8,4 +8,9 @@
     structure.py, mentions.py, context.py, assertion.py   one spaCy component each, in pipeline order
     pipeline.py   `load()`: the spaCy pipeline
     extractor.py  `Extractor`: the fast path over the pipeline
+    lazy.py, medspacy_context.py   spaCy and medSpaCy without their heavy parts nmsnlp does not use
 """
+
+from .lazy import without_spacy_cli
+
+without_spacy_cli()  # before anything here imports spaCy
