@@ -304,6 +304,17 @@ def test_the_prefiltered_segment_checks_equal_their_regexes(text, a, b):
     assert S.dated_before(text, 0, start) == dated
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.text(st.sampled_from("aZ./ \t1é-"), max_size=30).map(lambda t: t + "."), st.integers(0, 30))
+def test_the_word_before_a_period_equals_its_regex(text, lo):
+    """text.py reads the word before a sentence's period with str.rstrip, as _WORD_BEFORE's search finds it."""
+    from nmsnlp.extraction import text as T
+
+    lo = min(lo, len(text) - 1)
+    m = T._WORD_BEFORE.search(text, lo, len(text))
+    assert T._word_before(text, lo, len(text)) == (m.group(1) if m else "")
+
+
 def test_context_sentence_by_sentence_equals_medspacy_call(nlp):
     """run_context gives every mention the modifiers, with the same rules, spans and scopes, that
     medspaCy's own ConText call gives it."""

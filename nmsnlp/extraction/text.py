@@ -117,24 +117,33 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
         ls = line_starts[bisect.bisect_right(line_starts, end) - 1]
         if rows and ls == rows[min(bisect.bisect_left(rows, ls), len(rows) - 1)]:
             continue
-        # _WORD_BEFORE ends in "\.$" (a line holds no line break): no word unless a period ends here
-        w = _WORD_BEFORE.search(text, max(ls, end - 24), end) if end > ls and text[end - 1] == "." else None
-        if w and (w.group(1).lower().rstrip(".") in _ABBREV or len(w.group(1)) == 1):
-            continue
+        if end > ls and text[end - 1] == ".":
+            word = _word_before(text, max(ls, end - 24), end)
+            if word and (word.lower().rstrip(".") in _ABBREV or len(word) == 1):
+                continue
         cuts.append(m.end())
     cuts.extend(header_starts)
-    cuts = sorted(set(c for c in cuts if 0 < c < len(text)))
+    n = len(text)
+    cuts = sorted({c for c in cuts if 0 < c < n})
 
     spans = []
-    bounds = [0, *cuts, len(text)]
-    for s, e in itertools.pairwise(bounds):
+    for s, e in itertools.pairwise([0, *cuts, n]):
         seg = text[s:e]
-        stripped = seg.strip()
-        if not stripped:
-            continue
-        lead = len(seg) - len(seg.lstrip())
-        spans.append((s + lead, s + lead + len(stripped)))
+        left = seg.lstrip()
+        if left:
+            start = e - len(left)
+            spans.append((start, start + len(left.rstrip())))
     return spans
+
+
+_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz./"  # the characters of _WORD_BEFORE's word
+
+
+def _word_before(text: str, lo: int, end: int) -> str:
+    """`_WORD_BEFORE.search(text, lo, end).group(1)` ("" for no match) where text[end - 1] is ".": the run of
+    _WORD_CHARS before that period, from `lo` at the earliest (str.rstrip finds it in C)."""
+    chunk = text[lo : end - 1]
+    return chunk[len(chunk.rstrip(_WORD_CHARS)) :]
 
 
 @dataclass(frozen=True)
