@@ -48,13 +48,37 @@ TOKENIZE = (
 OUTPUTS = ("scores.jsonl", "scores.csv", "mentions.jsonl", "screening_list.csv", "patients.csv", "errors.jsonl")
 
 
-# runs a command and prints its wall seconds and the peak RSS of the largest process in its tree (Linux
-# ru_maxrss of the children: the biggest single process, main or worker), so each measurement is its own
+# runs a command and prints its wall seconds and the peak RSS of the largest process in its tree: the kernel's
+# high-water mark (VmHWM) of every descendant, read every 50 ms while the command runs (the workers of a fork
+# server are not children of the command, so the rusage of its children would miss them)
 WRAP = (
-    "import resource, subprocess, sys, time\n"
+    "import glob, subprocess, sys, time\n"
+    "def tree(pid):\n"
+    "    out = [pid]\n"
+    "    for f in glob.glob(f'/proc/{pid}/task/*/children'):\n"
+    "        try:\n"
+    "            out += [q for c in open(f).read().split() for q in tree(int(c))]\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    return out\n"
+    "def hwm(pid):\n"
+    "    try:\n"
+    "        for line in open(f'/proc/{pid}/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                return int(line.split()[1])\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    return 0\n"
     "t = time.perf_counter()\n"
-    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
-    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "peaks = {}\n"
+    "while proc.poll() is None:\n"
+    "    for p in tree(proc.pid):\n"
+    "        peaks[p] = max(peaks.get(p, 0), hwm(p))\n"
+    "    time.sleep(0.05)\n"
+    "secs = time.perf_counter() - t\n"
+    "assert proc.returncode == 0, proc.returncode\n"
+    "print(secs, max(peaks.values(), default=0))\n"
 )
 
 

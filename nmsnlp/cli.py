@@ -135,58 +135,70 @@ def screen(
                       resume, force, model_dir, spark_master, spark_conf, partition_notes, show_evidence, verbose,
                       sep=sep, date_format=date_format)
         return
-    from .batch.screen import Options, run_screen
-    from .io.readers import Columns
-    from .io.source import Source
+    n_workers = workers or os.cpu_count() or 1
+    pool = None
+    if n_workers > 1 and not resume:  # the workers load the pipeline while this process sets the run up
+        from functools import partial
 
-    if fmt not in ("csv", "parquet"):
-        raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
-    if date_format is not None and date_format not in ("mdy", "dmy", "ymd"):
-        raise typer.BadParameter("--date-format must be mdy, dmy or ymd", param_hint="--date-format")
-    if input is not None and where:
-        raise typer.BadParameter("--where filters a database table (--db without INPUT); it does not apply to files",
-                                 param_hint="--where")
-    cols = Columns(id_col, text_col, person_col, datetime_col, title_col)
-    reading = {"columns": cols, "encoding": encoding, "sep": sep, "recursive": recursive, "date_format": date_format}
-    opts = Options(out=out, workers=workers or os.cpu_count() or 1, fmt=fmt, note_nlp=note_nlp,
-                   note_nlp_db=db if (note_nlp and db) else None, resume=resume, force=force,
-                   model_dir=str(model_dir) if model_dir else None, progress=progress, chunk=chunk_size,
-                   note_timeout=note_timeout, date_format=date_format, replace=replace)
+        from .batch.pool import start_pool, warm_screening
+
+        pool = start_pool(n_workers, partial(warm_screening, str(model_dir) if model_dir else None))
     try:
-        if resume and input is None and (db is None or (out / ".nmsnlp-parts" / "manifest.json").is_file()):
-            from .batch.screen import resumed
+        from .batch.screen import Options, run_screen
+        from .io.readers import Columns
+        from .io.source import Source
 
-            source, opts = resumed(out, db, opts)  # the interrupted run's input and options
-        elif input is None and db is None:
-            raise typer.BadParameter("give an INPUT file or folder, or --db with a NOTE table")
-        else:
-            source = (Source(path=Path(input), **reading) if input is not None  # type: ignore[arg-type]
-                      else Source(db=db, table=table, where=where, **reading))  # type: ignore[arg-type]
-        if opts.model_dir is not None:
-            from .scoring.model import load_model
+        if fmt not in ("csv", "parquet"):
+            raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
+        if date_format is not None and date_format not in ("mdy", "dmy", "ymd"):
+            raise typer.BadParameter("--date-format must be mdy, dmy or ymd", param_hint="--date-format")
+        if input is not None and where:
+            raise typer.BadParameter("--where filters a database table (--db without INPUT); it does not apply to files",
+                                     param_hint="--where")
+        cols = Columns(id_col, text_col, person_col, datetime_col, title_col)
+        reading = {"columns": cols, "encoding": encoding, "sep": sep, "recursive": recursive, "date_format": date_format}
+        opts = Options(out=out, workers=n_workers, fmt=fmt, note_nlp=note_nlp,
+                       note_nlp_db=db if (note_nlp and db) else None, resume=resume, force=force,
+                       model_dir=str(model_dir) if model_dir else None, progress=progress, chunk=chunk_size,
+                       note_timeout=note_timeout, date_format=date_format, replace=replace)
+        try:
+            if resume and input is None and (db is None or (out / ".nmsnlp-parts" / "manifest.json").is_file()):
+                from .batch.screen import resumed
 
-            load_model(opts.model_dir)  # refuse a bad model before reading anything
-        summary = run_screen(source, opts)
-    except NmsnlpError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    except KeyboardInterrupt as exc:
-        typer.echo(f"\ninterrupted: the scored chunks are kept; finish with `nmsnlp screen --out {out} --resume`", err=True)
-        raise typer.Exit(130) from exc
-    c = summary["counts"]
-    typer.echo(
-        f"{c['input_rows']} notes: {c['processed']} scored, {c['flagged']} flagged, {c['errors']} errors, "
-        f"{c['patients']} patients, {c['duplicate_note_ids']} duplicate ids\n"
-        f"screening list: {out / 'screening_list.csv'}\npatient list:   {out / 'patients.csv'}\n"
-        f"scores: {out / 'scores.jsonl'}; run summary: {out / 'run.json'}"
-    )
-    if show_evidence:
-        _print_flagged(out / "scores.jsonl")
-    if review:
-        from .outputs.review import ReviewOptions
+                source, opts = resumed(out, db, opts)  # the interrupted run's input and options
+            elif input is None and db is None:
+                raise typer.BadParameter("give an INPUT file or folder, or --db with a NOTE table")
+            else:
+                source = (Source(path=Path(input), **reading) if input is not None  # type: ignore[arg-type]
+                          else Source(db=db, table=table, where=where, **reading))  # type: ignore[arg-type]
+            if opts.model_dir is not None:
+                from .scoring.model import load_model
 
-        _write_review(out, None, ReviewOptions(sample_unflagged=sample_unflagged, seed=seed, blind=blind,
-                                               model_dir=model_dir, db=db), force=True)
+                load_model(opts.model_dir)  # refuse a bad model before reading anything
+            summary = run_screen(source, opts, pool if opts.model_dir == (str(model_dir) if model_dir else None) else None)
+        except NmsnlpError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        except KeyboardInterrupt as exc:
+            typer.echo(f"\ninterrupted: the scored chunks are kept; finish with `nmsnlp screen --out {out} --resume`", err=True)
+            raise typer.Exit(130) from exc
+        c = summary["counts"]
+        typer.echo(
+            f"{c['input_rows']} notes: {c['processed']} scored, {c['flagged']} flagged, {c['errors']} errors, "
+            f"{c['patients']} patients, {c['duplicate_note_ids']} duplicate ids\n"
+            f"screening list: {out / 'screening_list.csv'}\npatient list:   {out / 'patients.csv'}\n"
+            f"scores: {out / 'scores.jsonl'}; run summary: {out / 'run.json'}"
+        )
+        if show_evidence:
+            _print_flagged(out / "scores.jsonl")
+        if review:
+            from .outputs.review import ReviewOptions
+
+            _write_review(out, None, ReviewOptions(sample_unflagged=sample_unflagged, seed=seed, blind=blind,
+                                                   model_dir=model_dir, db=db), force=True)
+    finally:
+        if pool is not None:  # (shut down already when the run got to scoring)
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _print_flagged(scores: Path) -> None:

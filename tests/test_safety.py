@@ -391,6 +391,19 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _pool_processes(pid: int) -> set[int]:
+    """The multiprocessing processes below `pid`, at any depth (a fork server's workers are its children)."""
+    out: set[int] = set()
+    for child in _children(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_text(errors="replace")
+        except OSError:
+            continue
+        if "spawn_main" in cmdline or "forkserver" in cmdline:
+            out |= {child, *_pool_processes(child)}
+    return out
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the worker processes")
 def test_workers_die_with_a_killed_parent(tmp_path):
     import signal
@@ -405,13 +418,14 @@ def test_workers_die_with_a_killed_parent(tmp_path):
                              "--workers", "2", "--chunk-size", "20", "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
-    workers: set[int] = set()
+    workers: set[int] = set()  # every process of the pool: a fork server and the workers forked from it (or spawned ones)
     while time.time() < deadline and len(workers) < 2:
-        workers = {c for c in _children(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+        workers = _pool_processes(proc.pid)
         time.sleep(0.2)
     assert len(workers) >= 2, "the run must have started its workers"
     while time.time() < deadline and not (tmp_path / "o" / ".nmsnlp-parts" / "00000001").exists():
         time.sleep(0.1)  # the workers are up and scoring
+    workers |= _pool_processes(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     end = time.time() + 10

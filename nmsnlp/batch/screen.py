@@ -19,6 +19,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ from .assemble import Assembler
 from .manifest import build_manifest, differences
 from .partition import scorer_for, screen_records
 from .parts import PARTS, done_parts, part_path, write_part
-from .pool import chunked, die_with_parent, ordered_map
+from .pool import chunked, ordered_map, warm_screening
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ class ChunkTask:
         self.model_dir, self.note_nlp, self.parts, self.note_timeout = model_dir, note_nlp, parts, note_timeout
 
     def warm(self) -> None:
-        die_with_parent()
-        scorer_for(self.model_dir)
+        warm_screening(self.model_dir)
 
     def threshold(self) -> float:
         return load_model(self.model_dir).threshold  # the model alone: the main process needs no pipeline
@@ -84,8 +84,10 @@ class ChunkTask:
         return index, len(records), result.chars
 
 
-def run_screen(source: Source, opts: Options) -> dict[str, Any]:
-    """Screen every note of `source` into `opts.out`; returns the run summary (also run.json).
+def run_screen(source: Source, opts: Options, pool: ProcessPoolExecutor | None = None) -> dict[str, Any]:
+    """Screen every note of `source` into `opts.out`; returns the run summary (also run.json). `pool`: the
+    opts.workers processes to score in, started already (pool.start_pool with warm_screening for
+    opts.model_dir), or None to start them here.
 
     One run per output folder: an OS lock in the folder refuses a second run (and a crashed run's lock
     goes with its process). A part counts as done only when it is complete; a failed start leaves nothing
@@ -97,14 +99,14 @@ def run_screen(source: Source, opts: Options) -> dict[str, Any]:
         raise NmsnlpError(f"{out}: cannot create the output folder ({exc.strerror or type(exc).__name__})") from exc
     with folder_lock(out):
         try:
-            return _run_locked(source, opts)
+            return _run_locked(source, opts, pool)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise NmsnlpError(f"{out}: the disk is full; free space and finish with --resume") from exc
             raise
 
 
-def _run_locked(source: Source, opts: Options) -> dict[str, Any]:
+def _run_locked(source: Source, opts: Options, pool: ProcessPoolExecutor | None) -> dict[str, Any]:
     out = opts.out
     parts = out / PARTS
     manifest = build_manifest(source, asdict(opts))
@@ -168,7 +170,7 @@ def _run_locked(source: Source, opts: Options) -> dict[str, Any]:
     n_new = chars = 0
     try:
         task = ChunkTask(opts.model_dir, nlp_params, str(parts), opts.note_timeout)
-        for index, n, n_chars in ordered_map(task, tasks(), opts.workers, task.warm):
+        for index, n, n_chars in ordered_map(task, tasks(), opts.workers, task.warm, pool=pool):
             n_new += n
             chars += n_chars
             progress.update(n)
