@@ -315,6 +315,42 @@ def test_the_word_before_a_period_equals_its_regex(text, lo):
     assert T._word_before(text, lo, len(text)) == (m.group(1) if m else "")
 
 
+def test_context_matching_rule_by_rule_equals_the_matcher_of_all_rules(nlp):
+    """ConText's token-pattern rules, matched by a Matcher of each rule a sentence may hold, give the matches of
+    the Matcher of all rules over that sentence; after medspaCy's pruning (which sorts them), the same list."""
+    from medspacy.common.util import prune_overlapping_matches
+
+    from nmsnlp.extraction.context import SentenceScopedMatcher
+
+    context = nlp.get_pipe("nmsnlp_context")._context
+    scoped = context._ConText__matcher._MedspacyMatcher__matcher
+    assert scoped.by_rule is not None and context._ConText__matcher._prune
+    whole = SentenceScopedMatcher(scoped.matcher, [r for r in context.rules if isinstance(r.pattern, list)], nlp.vocab)
+    before = [proc for name, proc in nlp.pipeline if name in ("nmsnlp_structure", "nmsnlp_mentions")]
+    texts = [*_varied_notes(), "She is a 45-year-old woman, NMS in March 2019 per her husband; in 1998 probable NMS."]
+    compared = 0
+    for text in texts:
+        doc = nlp.make_doc(text)
+        for proc in before:
+            doc = proc(doc)
+        by_rule, all_rules = scoped(doc), whole(doc)
+        assert sorted(by_rule) == sorted(all_rules), text[:80]
+        assert prune_overlapping_matches(by_rule) == prune_overlapping_matches(all_rules), text[:80]
+        compared += len(by_rule)
+    assert compared > 50
+    # two rules that match the same tokens: the sentence is matched by the Matcher of all rules, in its order
+    ConTextRule = type(context.rules[0])
+    twins = [ConTextRule("one two", "NEGATED_EXISTENCE", pattern=[{"LOWER": "one"}, {"LOWER": "two"}]) for _ in range(2)]
+    from spacy.matcher import Matcher
+
+    matcher = Matcher(nlp.vocab)
+    for i, rule in enumerate(twins):
+        rule._rule_id = f"twin_{i}"
+        matcher.add(rule._rule_id, [rule.pattern])
+    doc = nlp.make_doc("one two three")
+    assert SentenceScopedMatcher(matcher, twins, nlp.vocab, by_rule=True)(doc) == matcher(doc)
+
+
 def test_context_sentence_by_sentence_equals_medspacy_call(nlp):
     """run_context gives every mention the modifiers, with the same rules, spans and scopes, that
     medspaCy's own ConText call gives it."""

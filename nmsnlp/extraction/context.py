@@ -135,7 +135,8 @@ def build_context(nlp: Language, records: Iterable[dict[str, Any]]) -> Any:
     # few rules with token patterns) is the costly part of ConText, so it runs only where it can match
     inner = context._ConText__matcher
     inner._MedspacyMatcher__matcher = SentenceScopedMatcher(
-        inner._MedspacyMatcher__matcher, [r.pattern for r in rules if isinstance(r.pattern, list)], nlp.vocab.strings)
+        inner._MedspacyMatcher__matcher, [r for r in rules if isinstance(r.pattern, list)], nlp.vocab,
+        by_rule=inner._prune)
     return context
 
 
@@ -146,16 +147,24 @@ class SentenceScopedMatcher:
     """A spaCy token Matcher run sentence by sentence, and only over the sentences that hold, for some
     pattern, a token of each of that pattern's required word sets (a token with "LOWER"/"TEXT"/"ORTH"
     equal to, or IN, fixed strings, and no optional "OP"), which every match of the pattern must contain.
-    Its matches are those of the whole Matcher within sentences, in doc offsets and in the same order;
-    a match can no longer run across a sentence boundary, as no other component's can."""
+    Its matches are those of the whole Matcher within sentences, in doc offsets; a match can no longer run
+    across a sentence boundary, as no other component's can.
 
-    def __init__(self, matcher: Any, patterns: list[list[dict[str, Any]]], strings: Any):
+    With by_rule (for a medspaCy matcher that prunes overlapping matches, which first sorts them by start
+    and end, so that only the order of matches with the same start and end can matter), a sentence is
+    matched by a Matcher of each rule whose word sets it holds rather than by the Matcher of all rules, which
+    tries every rule at every token; where two rules match the same tokens, the Matcher of all rules
+    matches that sentence, so their order is its own."""
+
+    def __init__(self, matcher: Any, rules: list[Any], vocab: Any, by_rule: bool = False):
+        from spacy.matcher import Matcher
+
         self.matcher = matcher
         sets: dict[tuple[int, frozenset[str]], int] = {}
-        self.needs: list[int] = []  # per pattern: a bit mask of its required word sets (0: scan everywhere)
-        for pattern in patterns:
+        self.needs: list[int] = []  # per rule: a bit mask of its required word sets (0: scan everywhere)
+        for rule in rules:
             need = 0
-            for token in pattern:
+            for token in rule.pattern:
                 if token.get("OP") not in _REQUIRED_OPS:
                     continue
                 for attr, col in (("LOWER", 0), ("TEXT", 1), ("ORTH", 1)):
@@ -169,25 +178,52 @@ class SentenceScopedMatcher:
         self.bits: tuple[dict[int, int], dict[int, int]] = ({}, {})
         for (col, words), k in sets.items():
             for w in words:
-                h = strings.add(w)
+                h = vocab.strings.add(w)
                 self.bits[col][h] = self.bits[col].get(h, 0) | 1 << k
+        self.by_rule: list[Any] | None = None
+        if by_rule and all(r.on_match is None for r in rules):  # a callback would see only its own rule's matches
+            self.by_rule = []
+            for rule in rules:
+                one = Matcher(vocab)
+                one.add(rule._rule_id, [rule.pattern])
+                self.by_rule.append(one)
+
+    def _have(self, lowers: list[int], orths: list[int]) -> int:
+        """The word sets that tokens with these LOWER and ORTH hashes hold, as bits."""
+        lower_bits, orth_bits = self.bits
+        have = 0
+        for h in lower_bits.keys() & lowers:
+            have |= lower_bits[h]
+        for h in orth_bits.keys() & orths:
+            have |= orth_bits[h]
+        return have
 
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
         if not len(doc):
             return []
-        lower_bits, orth_bits = self.bits
-        bounds: list[list[int]] = []  # [start, end, bits] per sentence
-        for i, (lower, orth, sent_start) in enumerate(doc.to_array([LOWER, ORTH, SENT_START]).tolist()):
-            if i == 0 or sent_start == 1:
-                if bounds:
-                    bounds[-1][1] = i
-                bounds.append([i, len(doc), 0])
-            bounds[-1][2] |= lower_bits.get(lower, 0) | orth_bits.get(orth, 0)
+        arr = doc.to_array([LOWER, ORTH, SENT_START])
+        lowers, orths = arr[:, 0].tolist(), arr[:, 1].tolist()
+        have = self._have(lowers, orths)
+        if not any(have & need == need for need in self.needs):
+            return []  # no sentence can hold a match (the Doc as a whole holds no rule's word sets)
+        starts = numpy.flatnonzero(arr[:, 2] == 1).tolist()
+        if not starts or starts[0] != 0:
+            starts.insert(0, 0)  # the first token starts a sentence, flagged or not
         out: list[tuple[int, int, int]] = []
-        for lo, hi, have in bounds:
-            if any(have & need == need for need in self.needs):
-                out.extend((key, lo + a, lo + b) for key, a, b in self.matcher(doc[lo:hi]))
+        for lo, hi in zip(starts, [*starts[1:], len(doc)]):
+            have = self._have(lowers[lo:hi], orths[lo:hi])
+            rules = [k for k, need in enumerate(self.needs) if have & need == need]
+            if rules:
+                out.extend((key, lo + a, lo + b) for key, a, b in self._match(doc[lo:hi], rules))
         return out
+
+    def _match(self, sentence: Any, rules: list[int]) -> list[tuple[int, int, int]]:
+        if self.by_rule is None or len(rules) == len(self.needs):
+            return self.matcher(sentence)
+        found = [m for k in rules for m in self.by_rule[k](sentence)]
+        if len({(a, b) for _key, a, b in found}) < len(found):
+            return self.matcher(sentence)  # two rules match the same tokens: the whole Matcher's order
+        return sorted(found, key=lambda m: (m[1], m[2]))
 
 
 @Language.factory(
