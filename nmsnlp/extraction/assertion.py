@@ -77,6 +77,7 @@ class AssertionComponent(RuleComponent):
         bounds = sentence_bounds(doc)
         sent_starts = [b[0] for b in bounds]
         clause_cues: dict[tuple[int, int], int] = {}  # in_parameter's first cue of each clause
+        episode = False  # whether a mention is of an NMS episode
         for span in spans:
             attrs = dict(span._.nmsnlp)
             section = section_at(headers, span.start_char)
@@ -113,7 +114,7 @@ class AssertionComponent(RuleComponent):
                 _set(flags, cues, "historical", True, "labelled an earlier episode")
             if section in _HISTORICAL_SECTIONS:
                 _set(flags, cues, "historical", True, f"section {section}")
-            elif attrs["category"] != "drug" and norm_key(span.text.strip(_EDGE_PUNCT)) in self._habits:
+            elif attrs["category"] != "drug" and norm_key(text[span.start_char : span.end_char].strip(_EDGE_PUNCT)) in self._habits:
                 _set(flags, cues, "historical", True, "substance use")  # social history wherever it is written
             elif section == "family_history":
                 _set(flags, cues, "family", True, f"section {section}")
@@ -140,6 +141,9 @@ class AssertionComponent(RuleComponent):
             attrs["section"] = section
             attrs["drug_status"] = status
             span._.nmsnlp = attrs
+            episode = episode or attrs["concept"] in _EPISODE_CONCEPTS
+        if not episode:
+            return doc  # the passes below each start from an NMS mention (their concept is never changed)
         self._earlier_episode_details(text, spans, bounds, sent_starts)
         lines = {start: line for start, line in (doc._.nmsnlp_lines or [])}
         self._earlier_episode_course(text, spans, bounds, sent_starts, lines)
