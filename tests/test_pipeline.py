@@ -140,6 +140,26 @@ def _varied_notes() -> list[str]:
     return notes
 
 
+def test_the_condensed_docs_sentence_bounds_are_those_its_tokens_give(extractor):
+    """The fast path sets each condensed Doc's sentence bounds from the candidate sentences; they equal what
+    sentence_bounds reads from the Doc's tokens."""
+    from nmsnlp.extraction.base import BOUNDS_KEY, sentence_bounds
+    from nmsnlp.extraction.extractor import check_text
+
+    checked = 0
+    for text in _varied_notes():
+        clean = check_text(text)
+        headers, sentences = extractor.structure.analyse(clean)
+        candidates = extractor.mentions.sentences_with_trigger(clean, sentences)
+        if not candidates:
+            continue
+        doc, _ = extractor.condensed_doc(clean, headers, candidates)
+        given = doc.user_data.pop(BOUNDS_KEY)
+        assert given == sentence_bounds(doc), text[:80]
+        checked += len(given)
+    assert checked > 1000
+
+
 def test_fast_path_equals_full_path(extractor):
     notes = _varied_notes()
     assert len(notes) > 100

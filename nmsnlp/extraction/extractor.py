@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 
 from ..errors import NoteError
 from ..records import Mention
-from .base import MAX_TRIGGER_CHARS, SPAN_GROUP, TEXT_KEY, set_sentence_starts
+from .base import BOUNDS_KEY, MAX_TRIGGER_CHARS, SPAN_GROUP, TEXT_KEY, set_sentence_starts
 from .text import line_numbers, section_at
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,9 @@ class Extractor:
         doc = self.nlp.make_doc(condensed)
         doc.user_data[TEXT_KEY] = condensed  # equals doc.text (the tokenizer keeps every character)
         set_sentence_starts(doc, seg_cond)
+        # what sentence_bounds would read from the tokens: each sentence ends where the next starts (the "\n"
+        # between them is a token of its own, the sentence's last), the last at the end
+        doc.user_data[BOUNDS_KEY] = list(zip(seg_cond, [*seg_cond[1:], len(condensed)]))
         doc._.nmsnlp_headers = [[c, c, section_at(headers, s)] for (s, _e), c in zip(candidates, seg_cond)]
         doc._.nmsnlp_lines = [[c, n] for c, n in zip(seg_cond, line_numbers(text, seg_orig))]
 
