@@ -434,12 +434,12 @@ class TermPrefilter:
                 # needle (a long run-on note full of triggers)
                 keep.add(k)
                 continue
-            pieces.append((folded[s - 1 : s] if s else b" ") + folded[s:e] + b" ")
+            pieces.append(folded[s - 1 : e] if s else b" " + folded[:e])  # the " " after it: the join's
             starts.append(pos)
             ends.append(pos + e - s)
             which.append(k)
             pos += e - s + 2
-        joined = b"".join(pieces)
+        joined = b" ".join(pieces) + b" "
         found: dict[tuple[int, int], int] = {}  # (span, term) -> the bits of the term's needles found in the span
         needs = self._needs
         for cs in (False, True):
