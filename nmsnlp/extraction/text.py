@@ -112,14 +112,17 @@ def split_sentences(text: str, header_starts: frozenset[int] = frozenset()) -> l
     # only spaces and tabs and looks at no line break, so it finds in the text exactly what it finds in
     # each line; the ends inside a table row are not taken (the rows are not looked into).
     line_starts = [ls for ls, _le in lines]
+    many = len(line_starts) > 1  # (one line: it starts at 0, and is no table row)
+    ls = 0
     for m in _INLINE_END.finditer(text):
         end = m.start()
-        ls = line_starts[bisect.bisect_right(line_starts, end) - 1]
-        if rows and ls == rows[min(bisect.bisect_left(rows, ls), len(rows) - 1)]:
-            continue
+        if many:
+            ls = line_starts[bisect.bisect_right(line_starts, end) - 1]
+            if rows and ls == rows[min(bisect.bisect_left(rows, ls), len(rows) - 1)]:
+                continue
         if end > ls and text[end - 1] == ".":
             word = _word_before(text, max(ls, end - 24), end)
-            if word and (word.lower().rstrip(".") in _ABBREV or len(word) == 1):
+            if word and (len(word) == 1 or word.lower().rstrip(".") in _ABBREV):
                 continue
         cuts.append(m.end())
     cuts.extend(header_starts)
