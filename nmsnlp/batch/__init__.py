@@ -1,6 +1,7 @@
 """Batch: many notes through the per-partition function, in a bounded pool, resumable.
 
-    pool.py       the ordered, bounded process pool and chunking
+    pool.py       the ordered, bounded process pool (its workers forked from a fork server) and chunking
+    preload.py    what the fork server imports: the pipeline, built once for every worker
     partition.py  the per-partition functions (`screen_table`, `screen_records`) and the per-process
                   caches of the pipeline and of each model
     parts.py      each chunk's records on disk, written atomically by the worker that scored it
