@@ -135,9 +135,18 @@ def screen(
                       resume, force, model_dir, spark_master, spark_conf, partition_notes, show_evidence, verbose,
                       sep=sep, date_format=date_format)
         return
+    if fmt not in ("csv", "parquet"):
+        raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
+    if date_format is not None and date_format not in ("mdy", "dmy", "ymd"):
+        raise typer.BadParameter("--date-format must be mdy, dmy or ymd", param_hint="--date-format")
+    if input is not None and where:
+        raise typer.BadParameter("--where filters a database table (--db without INPUT); it does not apply to files",
+                                 param_hint="--where")
+    from .batch.folder import takes
+
     n_workers = workers or os.cpu_count() or 1
     pool = None
-    if n_workers > 1 and not resume:  # the workers load the pipeline while this process sets the run up
+    if n_workers > 1 and not resume and takes(out, force):  # the workers load the pipeline while this process sets the run up
         from functools import partial
 
         from .batch.pool import start_pool, warm_screening
@@ -148,13 +157,6 @@ def screen(
         from .io.readers import Columns
         from .io.source import Source
 
-        if fmt not in ("csv", "parquet"):
-            raise typer.BadParameter("--format must be csv or parquet", param_hint="--format")
-        if date_format is not None and date_format not in ("mdy", "dmy", "ymd"):
-            raise typer.BadParameter("--date-format must be mdy, dmy or ymd", param_hint="--date-format")
-        if input is not None and where:
-            raise typer.BadParameter("--where filters a database table (--db without INPUT); it does not apply to files",
-                                     param_hint="--where")
         cols = Columns(id_col, text_col, person_col, datetime_col, title_col)
         reading = {"columns": cols, "encoding": encoding, "sep": sep, "recursive": recursive, "date_format": date_format}
         opts = Options(out=out, workers=n_workers, fmt=fmt, note_nlp=note_nlp,

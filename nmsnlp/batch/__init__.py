@@ -5,6 +5,7 @@
     partition.py  the per-partition functions (`screen_table`, `screen_records`) and the per-process
                   caches of the pipeline and of each model
     parts.py      each chunk's records on disk, written atomically by the worker that scored it
+    folder.py     the output folder's lock, and whether a new run may write there
     manifest.py   what produced a run (code, patterns, model, input, options)
     assemble.py   parts -> the final outputs, byte-identical after a resume
     screen.py     `run_screen`: `nmsnlp screen` from input to run.json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -47,8 +48,15 @@ def start_pool(workers: int, initializer: Callable[[], None]) -> ProcessPoolExec
     """A pool whose `workers` processes start now, each running `initializer`, while the caller goes on (a
     worker's start, imports and pipeline, takes most of a second: it overlaps the main process's own)."""
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=initializer)
-    for _ in range(workers):
-        pool.submit(_nothing)  # a process is spawned per task submitted while none is idle
+
+    def spawn() -> None:  # in a thread: a fork server's first worker waits for the server to import the pipeline
+        try:
+            for _ in range(workers):
+                pool.submit(_nothing)  # a process is spawned per task submitted while none is idle
+        except Exception:
+            pass
+
+    threading.Thread(target=spawn, name="nmsnlp-pool-start", daemon=True).start()
     return pool
 
 

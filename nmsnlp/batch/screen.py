@@ -13,14 +13,12 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
 import shutil
 import sys
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +31,7 @@ from ..io.source import Source
 from ..outputs.omop import check_note_nlp_target
 from ..scoring.model import load_model
 from .assemble import Assembler
+from .folder import LOCK, folder_lock, takes
 from .manifest import build_manifest, differences
 from .partition import scorer_for, screen_records
 from .parts import PARTS, done_parts, part_path, write_part
@@ -41,7 +40,6 @@ from .pool import chunked, ordered_map, warm_screening
 log = logging.getLogger(__name__)
 
 CHUNK = 256
-LOCK = ".nmsnlp.lock"
 NOTE_TIMEOUT = 60.0  # seconds one note may take before it becomes an error record
 OUTPUTS = ("scores.jsonl", "scores.csv", "scores.parquet", "mentions.jsonl", "screening_list.csv", "patients.csv",
            "errors.jsonl", "note_nlp.csv", "run.json")
@@ -121,7 +119,7 @@ def _run_locked(source: Source, opts: Options, pool: ProcessPoolExecutor | None)
         if diff:
             raise InputSchemaError(f"{out}: --resume would mix two runs: " + "; ".join(diff))
     else:
-        if any(p.name != LOCK for p in out.iterdir()) and not opts.force:
+        if not takes(out, opts.force):
             raise InputSchemaError(f"{out} is not empty; pass --force to overwrite or --resume to finish an interrupted run")
         for name in (*OUTPUTS, PARTS):
             target = out / name
@@ -221,28 +219,6 @@ def resumed(out: Path, db: str | None, opts: Options) -> tuple[Source, Options]:
     if fields.get("note_nlp_db"):
         fields["note_nlp_db"] = db
     return Source.from_spec(spec, db), replace(opts, **fields)
-
-
-@contextmanager
-def folder_lock(out: Path) -> Iterator[None]:
-    """An exclusive OS lock on OUT/.nmsnlp.lock for the life of the run (released when the process ends)."""
-    import fcntl
-
-    fh = (out / LOCK).open("a+")
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            fh.seek(0)
-            raise InputSchemaError(f"{out} is in use by another nmsnlp run ({fh.read().strip() or 'unknown pid'}); "
-                                   "wait for it to finish or choose another --out") from exc
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}\n")
-        fh.flush()
-        yield
-    finally:
-        fh.close()
 
 
 class _NoProgress:
