@@ -177,7 +177,7 @@ def screen(
                 from .scoring.model import load_model
 
                 load_model(opts.model_dir)  # refuse a bad model before reading anything
-            summary = run_screen(source, opts, pool if opts.model_dir == (str(model_dir) if model_dir else None) else None)
+            summary = run_screen(source, opts, pool)  # (no pool on --resume, whose options may come from the run)
         except NmsnlpError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc

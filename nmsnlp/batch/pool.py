@@ -53,7 +53,7 @@ def start_pool(workers: int, initializer: Callable[[], None]) -> ProcessPoolExec
         try:
             for _ in range(workers):
                 pool.submit(_nothing)  # a process is spawned per task submitted while none is idle
-        except Exception:
+        except Exception:  # a pool broken or shut down meanwhile: the caller's own submit says so
             pass
 
     threading.Thread(target=spawn, name="nmsnlp-pool-start", daemon=True).start()
@@ -93,7 +93,6 @@ def die_with_parent() -> None:
     if parent is None or parent.sentinel is None:
         return
     import os
-    import threading
     from multiprocessing.connection import wait
 
     sentinel = parent.sentinel
