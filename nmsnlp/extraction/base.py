@@ -29,6 +29,7 @@ SPAN_GROUP = "nmsnlp"
 MAX_TRIGGER_CHARS = 5_000_000  # the sentences with a trigger of one note, tokenized at once (spaCy max_length)
 TEXT_KEY = "nmsnlp_text"  # doc.user_data key: the text the fast path made the Doc from
 BOUNDS_KEY = "nmsnlp_sentence_bounds"  # doc.user_data key: sentence_bounds(doc), once read
+STARTS_KEY = "nmsnlp_sentence_starts"  # doc.user_data key: sentence_starts(doc), once read
 CONTEXT_ATTRS = {
     "NEGATED_EXISTENCE": "is_negated",
     "POSSIBLE_EXISTENCE": "is_uncertain",
@@ -92,21 +93,33 @@ class RuleComponent:
 
 
 
+def sentence_starts(doc: Doc) -> list[int]:
+    """The index of every sentence's first token (the Doc's first token always starts one), from the
+    sentence-start flags in one array read. Kept in the Doc for the next reader; `set_sentence_starts`
+    drops it."""
+    kept = doc.user_data.get(STARTS_KEY)
+    if kept is not None:
+        return kept
+    starts = numpy.flatnonzero(doc.to_array([SENT_START]).reshape(-1) == 1).tolist() if len(doc) else []
+    if len(doc) and (not starts or starts[0] != 0):
+        starts.insert(0, 0)
+    doc.user_data[STARTS_KEY] = starts
+    return starts
+
+
 def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
-    """(start_char, end_char) of every sentence, from the sentence-start flags, in one array read (the
-    end from the last token's offset and length, in numpy rather than a Token object per sentence).
-    Kept in the Doc for the next component; `set_sentence_starts` drops it."""
+    """(start_char, end_char) of every sentence (the end from the last token's offset and length, in numpy
+    rather than a Token object per sentence). Kept in the Doc for the next component; `set_sentence_starts`
+    drops it."""
     if not len(doc):
         return []
     kept = doc.user_data.get(BOUNDS_KEY)
     if kept is not None:
         return kept
-    arr = doc.to_array([SENT_START, IDX, LENGTH]).astype("int64")
-    first = numpy.flatnonzero(arr[:, 0] == 1)
-    if not len(first) or first[0] != 0:
-        first = numpy.concatenate(([0], first))
+    arr = doc.to_array([IDX, LENGTH]).astype("int64")
+    first = numpy.asarray(sentence_starts(doc))
     last = numpy.append(first[1:], len(doc)) - 1
-    bounds = list(zip(arr[first, 1].tolist(), (arr[last, 1] + arr[last, 2]).tolist()))
+    bounds = list(zip(arr[first, 0].tolist(), (arr[last, 0] + arr[last, 1]).tolist()))
     doc.user_data[BOUNDS_KEY] = bounds
     return bounds
 
@@ -121,6 +134,7 @@ def doc_text(doc: Doc) -> str:
 def set_sentence_starts(doc: Doc, starts: list[int]) -> None:
     """Mark the token at each start offset as a sentence start, and every other token not."""
     doc.user_data.pop(BOUNDS_KEY, None)
+    doc.user_data.pop(STARTS_KEY, None)
     if not len(doc):
         return
     idx = doc.to_array([IDX]).astype("int64")  # ascending: token offsets

@@ -4,12 +4,11 @@ import bisect
 from collections.abc import Iterable
 from typing import Any
 
-import numpy
-from spacy.attrs import LOWER, ORTH, SENT_START
+from spacy.attrs import LOWER, ORTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .base import CONTEXT_ATTRS, SPAN_GROUP, RuleComponent
+from .base import CONTEXT_ATTRS, SPAN_GROUP, RuleComponent, sentence_starts
 from .medspacy_context import context_classes
 from .rules import RuleSet
 
@@ -50,9 +49,7 @@ def run_context(context: Any, doc: Doc) -> Doc:
     matcher = context._ConText__matcher
     rule_map = matcher.rule_map
     strings = doc.vocab.strings
-    starts = numpy.flatnonzero(doc.to_array([SENT_START]).reshape(-1) == 1).tolist()
-    if not starts or starts[0] != 0:
-        starts.insert(0, 0)  # the first token starts a sentence, flagged or not
+    starts = sentence_starts(doc)
     bounds = list(zip(starts, [*starts[1:], len(doc)]))
     modifiers = []
     by_sentence: dict[int, list[Any]] = {}  # sentence -> its modifiers, in match order
@@ -201,14 +198,12 @@ class SentenceScopedMatcher:
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
         if not len(doc):
             return []
-        arr = doc.to_array([LOWER, ORTH, SENT_START])
+        arr = doc.to_array([LOWER, ORTH])
         lowers, orths = arr[:, 0].tolist(), arr[:, 1].tolist()
         have = self._have(lowers, orths)
         if not any(have & need == need for need in self.needs):
             return []  # no sentence can hold a match (the Doc as a whole holds no rule's word sets)
-        starts = numpy.flatnonzero(arr[:, 2] == 1).tolist()
-        if not starts or starts[0] != 0:
-            starts.insert(0, 0)  # the first token starts a sentence, flagged or not
+        starts = sentence_starts(doc)
         out: list[tuple[int, int, int]] = []
         for lo, hi in zip(starts, [*starts[1:], len(doc)]):
             have = self._have(lowers[lo:hi], orths[lo:hi])
